@@ -1,0 +1,200 @@
+"""The one place the math lives: mean log-loss of a linear model and its gradient.
+
+For samples ``x_i`` (rows of ``X``), coefficients ``W`` (K, d) and intercepts ``b`` (K,), the
+logits are ``z_i = W x_i + b``. Three losses share this module:
+
+- ``"multinomial"`` (softmax): ``l_i = logsumexp(z_i) - z_{i, y_i}``;
+- ``"ovr"`` (K independent sigmoids, one per class, class k against the rest):
+  ``l_i = sum_k log(1 + exp(-s_ik z_ik))`` with ``s_ik = +1`` if ``y_i = k`` else ``-1``;
+- ``"binary"`` (one sigmoid, K = 1 column for the positive class): as "ovr" with one column.
+
+``loss_gradient`` returns the *mean* ``(1/n) sum_i l_i`` and its gradient; the penalty is
+added by the solver (see :mod:`lrcore.model` for the full objective).
+
+Speed: everything is two GEMMs (``X @ W.T`` and ``R.T @ X``, done block by block, see
+``CHUNK_ROWS``) plus elementwise work on the (n, K) logits. ``X`` may be float32: the GEMMs then run twice as fast and the (n, K) work
+too, while the sums that make up the loss are accumulated in float64 so that the objective
+is still good to ~1e-7 relative (enough for the line search and for sklearn's tol=1e-4).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LOSSES = ("multinomial", "ovr", "binary")
+
+
+@dataclass
+class LossResult:
+    """Mean loss, its gradient and by-products of the same pass over the data."""
+
+    loss: float  # mean log-loss (no penalty)
+    grad: np.ndarray | None  # (K, d + fit_intercept) float64, gradient of ``loss``
+    n_correct: int  # training samples whose argmax logit is the true class
+
+
+def split_coef(coef_int: np.ndarray, fit_intercept: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Split a (K, d + 1) parameter block into ``W`` (K, d) and ``b`` (K,) (or None)."""
+    if fit_intercept:
+        return coef_int[:, :-1], coef_int[:, -1]
+    return coef_int, None
+
+
+def logits(X: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """Logits ``X @ W.T + b`` (n, K), computed in ``X``'s dtype."""
+    Z = X @ W.T.astype(X.dtype, copy=False)
+    if b is not None:
+        Z += b.astype(X.dtype, copy=False)
+    return Z
+
+
+def proba_from_logits(Z: np.ndarray, kind: str) -> np.ndarray:
+    """Class probabilities (n, n_classes) as ``predict_proba`` reports them.
+
+    Multinomial: softmax. One-vs-rest: the K sigmoids normalized to sum to 1 (what
+    scikit-learn's one-vs-rest logistic regression reports). Binary: [1 - p, p].
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    if kind == "multinomial":
+        Z = Z - Z.max(axis=1, keepdims=True)
+        E = np.exp(Z)
+        return E / E.sum(axis=1, keepdims=True)
+    P = _sigmoid(Z)
+    if kind == "binary":
+        return np.hstack([1.0 - P, P])
+    s = P.sum(axis=1, keepdims=True)
+    # All K sigmoids can underflow to 0 far from the data; fall back to uniform there.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(s > 0, P / np.where(s > 0, s, 1.0), 1.0 / P.shape[1])
+    return out
+
+
+def log_loss_from_logits(Z: np.ndarray, y_idx: np.ndarray, kind: str) -> float:
+    """Mean log-loss of ``predict_proba`` (what sklearn.metrics.log_loss reports).
+
+    For "ovr" this is the loss of the normalized probabilities, not the sum of the K
+    binary losses that "ovr" minimizes, so that softmax and one-vs-rest curves compare.
+    """
+    n = Z.shape[0]
+    if kind == "multinomial":
+        Zm = Z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(Z - Zm).sum(axis=1, dtype=np.float64)) + Zm[:, 0]
+        return float((lse - Z[np.arange(n), y_idx]).sum(dtype=np.float64) / n)
+    P = proba_from_logits(Z, kind)
+    eps = np.finfo(np.float64).eps  # sklearn's log_loss clips the same way
+    p_true = np.clip(P[np.arange(n), y_idx], eps, 1.0)
+    return float(-np.log(p_true).mean())
+
+
+def accuracy_from_logits(Z: np.ndarray, y_idx: np.ndarray, kind: str) -> int:
+    """Number of samples whose predicted class (as ``predict`` decides) is the true one."""
+    if kind == "binary":
+        pred = (Z[:, 0] > 0).astype(np.int64)
+    else:
+        pred = Z.argmax(axis=1)
+    return int(np.count_nonzero(pred == y_idx))
+
+
+def _sigmoid(Z: np.ndarray) -> np.ndarray:
+    # exp of a negative argument only, so large |z| never overflows.
+    out = np.empty_like(Z)
+    pos = Z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-Z[pos]))
+    ez = np.exp(Z[~pos])
+    out[~pos] = ez / (1.0 + ez)
+    return out
+
+
+def targets(y_idx: np.ndarray, n_classes: int, kind: str, dtype: np.dtype) -> np.ndarray:
+    """Target matrix for ``loss_gradient``: one-hot (n, K), or (n, 1) 0/1 for "binary"."""
+    if kind == "binary":
+        return (y_idx == 1).astype(dtype)[:, None]
+    Y = np.zeros((y_idx.shape[0], n_classes), dtype=dtype)
+    Y[np.arange(y_idx.shape[0]), y_idx] = 1
+    return Y
+
+
+# Rows per block in loss_gradient. The two GEMMs are tall and skinny (K = 10 columns), so
+# they are limited by reading X from memory, not by arithmetic. Doing both products on a
+# block of rows while it is still in cache reads X once per evaluation instead of twice:
+# on full MNIST (float32) 51 ms instead of 83 ms per gradient here. 1024 rows x 785
+# float32 = 3.2 MB fits the L2/L3 caches of common CPUs; 512-2048 measured the same.
+CHUNK_ROWS = 1024
+
+
+def loss_gradient(
+    coef_int: np.ndarray,
+    X: np.ndarray,
+    Y: np.ndarray,
+    y_idx: np.ndarray,
+    kind: str,
+    fit_intercept: bool,
+    *,
+    need_grad: bool = True,
+) -> LossResult:
+    """Mean log-loss and its gradient with respect to ``coef_int``.
+
+    Parameters
+    ----------
+    coef_int : ndarray of shape (K, d + 1) if ``fit_intercept`` else (K, d)
+        Coefficients with the intercept as last column (float64).
+    X : ndarray of shape (n, d)
+        Features, float32 or float64 (the GEMMs run in this dtype).
+    Y : ndarray of shape (n, K)
+        Targets from :func:`targets`, same dtype as ``X``.
+    y_idx : ndarray of shape (n,)
+        Class index of each sample (for the accuracy count).
+    kind : {"multinomial", "ovr", "binary"}
+    fit_intercept : bool
+    need_grad : bool
+        False skips the second GEMM.
+
+    Returns
+    -------
+    LossResult
+        ``loss`` (mean), ``grad`` of shape like ``coef_int`` (float64), ``n_correct``.
+    """
+    n = X.shape[0]
+    W, b = split_coef(coef_int, fit_intercept)
+    Wt = np.ascontiguousarray(W.T, dtype=X.dtype)
+    bt = None if b is None else b.astype(X.dtype)
+    loss = 0.0
+    n_correct = 0
+    gW = np.zeros((coef_int.shape[0], X.shape[1]), dtype=np.float64) if need_grad else None
+    gb = np.zeros(coef_int.shape[0], dtype=np.float64) if need_grad else None
+    for lo in range(0, n, CHUNK_ROWS):
+        Xc = X[lo:lo + CHUNK_ROWS]
+        Yc = Y[lo:lo + CHUNK_ROWS]
+        Z = Xc @ Wt
+        if bt is not None:
+            Z += bt
+        n_correct += accuracy_from_logits(Z, y_idx[lo:lo + CHUNK_ROWS], kind)
+        if kind == "multinomial":
+            Z -= Z.max(axis=1, keepdims=True)
+            E = np.exp(Z)
+            s = E.sum(axis=1, keepdims=True)
+            # sum_i [log s_i - (z_iy - max_i)], accumulated in float64.
+            loss += np.log(s[:, 0]).sum(dtype=np.float64) - (Z * Yc).sum(dtype=np.float64)
+            if need_grad:
+                E /= s
+                E -= Yc  # residual P - Y, reusing the buffer
+                R = E
+        else:
+            # log(1 + exp(-s z)) with s = 2y - 1, written without overflow.
+            loss += np.logaddexp(0, (1 - 2 * Yc) * Z).sum(dtype=np.float64)
+            if need_grad:
+                R = _sigmoid(Z) - Yc
+        if need_grad:
+            gW += R.T @ Xc  # the second GEMM, on the block still in cache
+            gb += R.sum(axis=0, dtype=np.float64)
+    if not need_grad:
+        return LossResult(float(loss / n), None, n_correct)
+    grad = np.empty(coef_int.shape, dtype=np.float64)
+    if fit_intercept:
+        grad[:, :-1] = gW
+        grad[:, -1] = gb
+    else:
+        grad[:] = gW
+    grad /= n
+    return LossResult(float(loss / n), grad, n_correct)

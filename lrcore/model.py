@@ -1,0 +1,433 @@
+"""``SoftmaxRegression``: a scikit-learn compatible multinomial logistic regression.
+
+Objective, exactly as scikit-learn's ``LogisticRegression`` states it, for coefficients
+``W`` (K, d) and unpenalized intercepts ``b`` (K,)::
+
+    C * sum_i loss_i(W, b)  +  (1 - r) / 2 * ||W||_F^2  +  r * ||W||_1
+
+with ``r = l1_ratio`` (``penalty="l2"``: r = 0, ``"l1"``: r = 1, ``"elasticnet"``: the given
+``l1_ratio``) and ``penalty=None``: just ``sum_i loss_i`` (C infinite). ``loss_i`` is the
+softmax cross-entropy (``multi_class="multinomial"``), the sum of K one-vs-rest sigmoid
+log-losses (``"ovr"``), or one sigmoid for two classes (then ``coef_`` has one row, as in
+scikit-learn). The solvers minimize this divided by ``C * n`` (mean loss + penalty/(C n)),
+so ``tol`` means what scikit-learn's lbfgs ``tol`` means: the largest entry of the
+(pseudo-)gradient of that mean objective.
+
+Training is the generator :meth:`SoftmaxRegression.fit_iter`; :meth:`fit` drains it. After
+every iteration the estimator's attributes hold the current iterate, so a caller that
+stops early still has a usable model.
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from lrcore import loss as _loss
+from lrcore import solvers as _solvers
+from lrcore.config import parse_penalty
+
+# Data at least this large (n * d) starts in float32: the GEMMs dominate and halve in cost.
+FLOAT32_MIN_SIZE = 1_000_000
+
+
+@dataclass
+class Progress:
+    """One iteration of training, small enough to keep for every iteration."""
+
+    iteration: int
+    elapsed: float  # seconds since fit_iter started
+    objective: float  # C * sum(loss) + penalty (sum(loss) when penalty is None)
+    train_loss: float  # mean log-loss of predict_proba on the training data
+    train_accuracy: float
+    test_loss: float | None  # on the evaluation set, when one is given
+    test_accuracy: float | None
+    grad_max: float  # optimality measure compared with tol
+    status: str  # "running", "converged", "max_iter", "stalled", "stopped"
+    message: str
+    n_evals: int  # objective evaluations so far (line-search trials included)
+    coef: np.ndarray  # (K, d) current coefficients (a copy)
+    intercept: np.ndarray  # (K,)
+
+    def record(self) -> dict:
+        """JSON-safe dict without the arrays (for histories and tables)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("coef", "intercept")}
+
+
+class _MeanObjective:
+    """Mean-scaled smooth objective in float32 or float64, with float64 refinement."""
+
+    def __init__(self, X, y_idx, n_classes, kind, fit_intercept, l2, dtype):
+        self.X_src, self.y_idx, self.kind = X, y_idx, kind
+        self.fit_intercept, self.l2 = fit_intercept, l2
+        self.n_rows = n_classes if kind != "binary" else 1
+        self.shape = (self.n_rows, X.shape[1] + int(fit_intercept))
+        self._set_dtype(dtype)
+        self.last = None
+
+    def _set_dtype(self, dtype):
+        self.dtype = np.dtype(dtype)
+        self.X = np.ascontiguousarray(self.X_src, dtype=self.dtype)
+        self.Y = _loss.targets(self.y_idx, self.n_rows, self.kind, self.dtype)
+        self.can_refine = self.dtype != np.float64
+
+    def refine(self) -> None:
+        self._set_dtype(np.float64)
+
+    def penalty_mask(self) -> np.ndarray:
+        mask = np.ones(self.shape)
+        if self.fit_intercept:
+            mask[:, -1] = 0.0
+        return mask.ravel()
+
+    def __call__(self, x, need_grad=True):
+        coef_int = x.reshape(self.shape)
+        res = _loss.loss_gradient(coef_int, self.X, self.Y, self.y_idx, self.kind,
+                                  self.fit_intercept, need_grad=need_grad)
+        f = res.loss
+        g = None
+        if self.l2:
+            W = _loss.split_coef(coef_int, self.fit_intercept)[0]
+            f += 0.5 * self.l2 * float(np.sum(W * W))
+        if need_grad:
+            g = res.grad
+            if self.l2:
+                g[:, : W.shape[1]] += self.l2 * W
+            g = g.ravel()
+        self.last = res
+        return f, g, res
+
+
+class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+    """Multinomial (softmax) or one-vs-rest logistic regression with L2, L1, elastic-net or
+    no penalty, minimizing exactly scikit-learn's ``LogisticRegression`` objective.
+
+    Parameters
+    ----------
+    penalty : {"l2", "l1", "elasticnet", None}, default="l2"
+    C : float, default=1.0
+        Inverse regularization strength (> 0); ignored when ``penalty`` is None.
+    l1_ratio : float or None, default=None
+        Elastic-net mixing in [0, 1]; required for ``penalty="elasticnet"``.
+    multi_class : {"multinomial", "ovr"}, default="multinomial"
+        One softmax over the classes, or one sigmoid per class (one against the rest).
+    tol : float, default=1e-4
+        Stop when the largest (pseudo-)gradient entry of the mean objective is below it.
+    max_iter : int, default=100
+    fit_intercept : bool, default=True
+    solver : {"auto", "lbfgs", "owlqn", "fista"}, default="auto"
+        "auto": L-BFGS for L2/no penalty, OWL-QN for L1/elastic-net.
+    dtype : {"auto", "float32", "float64"}, default="auto"
+        Precision of the data products. "auto": float32 for large data, switching to
+        float64 when tol asks for more than float32 can deliver (see lrcore.solvers).
+    warm_start : bool, default=False
+        Start from the previous solution when refitting (regularization paths).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_classes, n_features), or (1, n_features) for two classes
+    intercept_ : ndarray of shape (n_classes,) or (1,)
+    classes_ : ndarray of shape (n_classes,)
+    n_iter_ : ndarray of shape (1,)
+        Iterations run (as scikit-learn reports it).
+    n_features_in_ : int
+    converged_ : bool
+    history_ : list of dict
+        One :meth:`Progress.record` per iteration of the last fit.
+    """
+
+    def __init__(
+        self,
+        penalty: str | None = "l2",
+        C: float = 1.0,
+        l1_ratio: float | None = None,
+        multi_class: str = "multinomial",
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        fit_intercept: bool = True,
+        solver: str = "auto",
+        dtype: str = "auto",
+        warm_start: bool = False,
+    ) -> None:
+        self.penalty = penalty
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.multi_class = multi_class
+        self.tol = tol
+        self.max_iter = max_iter
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.dtype = dtype
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ validation
+    def _resolved(self) -> tuple[str | None, float, float, str]:
+        """Validated (penalty, C, l1_ratio, solver); raises ValueError with a clear message."""
+        penalty = parse_penalty(self.penalty)
+        if penalty is None:
+            C = math.inf
+        else:
+            try:
+                C = float(self.C)
+            except (TypeError, ValueError):
+                raise ValueError(f"C must be a positive number; got {self.C!r}") from None
+            if not C > 0 or math.isnan(C):
+                raise ValueError(f"C must be a positive number; got {self.C!r}")
+        if penalty == "elasticnet":
+            if self.l1_ratio is None:
+                raise ValueError("l1_ratio must be set (between 0 and 1) for penalty='elasticnet'")
+            r = float(self.l1_ratio)
+            if not 0.0 <= r <= 1.0:
+                raise ValueError(f"l1_ratio must be between 0 and 1; got {self.l1_ratio!r}")
+        else:
+            r = 1.0 if penalty == "l1" else 0.0
+        if self.multi_class not in ("multinomial", "ovr"):
+            raise ValueError(
+                f"multi_class must be 'multinomial' or 'ovr'; got {self.multi_class!r}"
+            )
+        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 0):
+            raise ValueError(f"max_iter must be a non-negative integer; got {self.max_iter!r}")
+        if not (isinstance(self.tol, (int, float)) and self.tol > 0):
+            raise ValueError(f"tol must be a positive number; got {self.tol!r}")
+        solver = self.solver
+        if solver not in ("auto", "lbfgs", "owlqn", "fista"):
+            raise ValueError(f"solver must be 'auto', 'lbfgs', 'owlqn' or 'fista'; got {solver!r}")
+        if solver == "auto":
+            solver = "owlqn" if r > 0 else "lbfgs"
+        if solver == "lbfgs" and r > 0:
+            raise ValueError(
+                f"solver 'lbfgs' supports only penalty 'l2' or None; got penalty={penalty!r}"
+                " (use solver='owlqn' or 'fista')"
+            )
+        if self.dtype not in ("auto", "float32", "float64"):
+            raise ValueError(f"dtype must be 'auto', 'float32' or 'float64'; got {self.dtype!r}")
+        return penalty, C, r, solver
+
+    # ------------------------------------------------------------------ training
+    def fit(self, X, y) -> "SoftmaxRegression":
+        """Fit on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,)."""
+        for _ in self.fit_iter(X, y):
+            pass
+        return self
+
+    def fit_iter(self, X, y, *, X_eval=None, y_eval=None) -> Iterator[Progress]:
+        """Train, yielding a :class:`Progress` after every iteration.
+
+        ``fit`` drains this same generator. Closing it early (``break``, a Stop button, a
+        rerun) leaves the estimator fitted with the last iterate.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        X_eval, y_eval : optional evaluation set for the live test curves. Its cost is one
+            small GEMM per iteration (n_eval / n_train of one of the two training GEMMs).
+        """
+        penalty, C, r, solver = self._resolved()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C")
+        check_classification_targets(y)
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(
+                "This problem needs samples of at least 2 classes in the data, but the data "
+                f"contains only one class: {classes[0]!r}"
+            )
+        kind = "binary" if classes.size == 2 else (
+            "multinomial" if self.multi_class == "multinomial" else "ovr")
+        n, d = X.shape
+        if self.dtype == "auto":
+            dtype = np.float32 if n * d >= FLOAT32_MIN_SIZE else np.float64
+        else:
+            dtype = np.dtype(self.dtype)
+        # The mean objective: loss/n + penalty/(C n).
+        scale = 1.0 / (C * n) if penalty is not None else 0.0
+        fun = _MeanObjective(X, y_idx, classes.size, kind, self.fit_intercept,
+                             l2=(1.0 - r) * scale, dtype=dtype)
+        l1 = r * scale * fun.penalty_mask()
+
+        x0 = np.zeros(fun.shape)
+        if self.warm_start and getattr(self, "coef_", None) is not None and \
+                np.array_equal(getattr(self, "classes_", None), classes) and \
+                self.coef_.shape == (fun.shape[0], d):
+            x0[:, :d] = self.coef_
+            if self.fit_intercept:
+                x0[:, -1] = self.intercept_
+        x0 = x0.ravel()
+
+        eval_set = None
+        if X_eval is not None:
+            X_eval = validate_data(self, X_eval, reset=False, dtype=[np.float64, np.float32])
+            lookup = {c: i for i, c in enumerate(classes.tolist())}
+            try:
+                ye_idx = np.array([lookup[v] for v in np.asarray(y_eval).tolist()], dtype=np.int64)
+            except KeyError as e:
+                raise ValueError(f"y_eval has a label not seen in training: {e.args[0]!r}") from None
+            eval_set = (np.ascontiguousarray(X_eval, dtype=dtype), ye_idx)
+
+        self.classes_ = classes
+        self._kind = kind
+        self.history_ = []
+        objective_scale = C * n if penalty is not None else float(n)
+
+        if solver == "lbfgs":
+            steps = _solvers.lbfgs(fun, x0, tol=self.tol, max_iter=self.max_iter)
+        elif solver == "owlqn":
+            steps = _solvers.owlqn(fun, x0, l1, tol=self.tol, max_iter=self.max_iter)
+        else:
+            steps = _solvers.fista(fun, x0, l1, tol=self.tol, max_iter=self.max_iter)
+
+        t0 = time.perf_counter()
+        last = None
+        try:
+            for step in steps:
+                if last is not None and step.iteration == last.iteration and step.status == "running":
+                    continue
+                coef_int = step.x.reshape(fun.shape)
+                self._set_coef(coef_int, d)
+                self.n_iter_ = np.array([step.iteration], dtype=np.int32)
+                self.converged_ = step.status == "converged"
+                res = step.aux
+                # For multinomial the optimized loss is the reported log-loss; for the
+                # sigmoid losses report the log-loss of predict_proba (comparable curves).
+                if kind == "multinomial":
+                    train_loss = res.loss
+                else:
+                    train_loss = _loss.log_loss_from_logits(
+                        self._raw_logits(fun.X), y_idx, kind)
+                test_loss = test_acc = None
+                if eval_set is not None:
+                    Z = self._raw_logits(eval_set[0])
+                    test_loss = _loss.log_loss_from_logits(Z, eval_set[1], kind)
+                    test_acc = _loss.accuracy_from_logits(Z, eval_set[1], kind) / Z.shape[0]
+                prog = Progress(
+                    iteration=step.iteration,
+                    elapsed=time.perf_counter() - t0,
+                    objective=step.F * objective_scale,
+                    train_loss=float(train_loss),
+                    train_accuracy=res.n_correct / n,
+                    test_loss=test_loss,
+                    test_accuracy=test_acc,
+                    grad_max=step.opt,
+                    status=step.status,
+                    message=step.message,
+                    n_evals=step.n_evals,
+                    coef=self.coef_.copy(),
+                    intercept=self.intercept_.copy(),
+                )
+                if last is not None and step.iteration == last.iteration:
+                    # Final status for an iteration already reported: replace, don't repeat.
+                    self.history_[-1] = prog.record()
+                else:
+                    self.history_.append(prog.record())
+                last = prog
+                yield prog
+        finally:
+            self._X_train_ref = None
+        if last is not None and last.status == "max_iter":
+            warnings.warn(
+                f"SoftmaxRegression did not converge in max_iter={self.max_iter} iterations "
+                f"(largest gradient {last.grad_max:.2g} > tol {self.tol:g}); "
+                "increase max_iter or tol.",
+                ConvergenceWarning,
+            )
+
+    def _set_coef(self, coef_int: np.ndarray, d: int) -> None:
+        self.coef_ = np.array(coef_int[:, :d], dtype=np.float64)
+        if self.fit_intercept:
+            self.intercept_ = np.array(coef_int[:, d], dtype=np.float64)
+        else:
+            self.intercept_ = np.zeros(coef_int.shape[0])
+
+    def _raw_logits(self, X: np.ndarray) -> np.ndarray:
+        return _loss.logits(X, self.coef_, self.intercept_)
+
+    # ------------------------------------------------------------------ prediction
+    @property
+    def kind_(self) -> str:
+        """The loss actually used: "multinomial", "ovr" or "binary"."""
+        check_is_fitted(self, "coef_")
+        if self.classes_.size == 2:
+            return "binary"
+        return getattr(self, "_kind", None) or self.multi_class
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logits ``X @ coef_.T + intercept_``: (n_samples, n_classes), or (n_samples,) for
+        two classes (the positive class's score, as scikit-learn)."""
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        Z = np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+        return Z[:, 0] if Z.shape[1] == 1 else Z
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (n_samples, n_classes), columns in ``classes_`` order."""
+        Z = self.decision_function(X)
+        if Z.ndim == 1:
+            Z = Z[:, None]
+        return _loss.proba_from_logits(Z, self.kind_)
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba` (computed stably for the softmax)."""
+        Z = self.decision_function(X)
+        if self.kind_ == "multinomial":
+            Zm = Z.max(axis=1, keepdims=True)
+            return Z - Zm - np.log(np.exp(Z - Zm).sum(axis=1, keepdims=True))
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class of each sample."""
+        Z = self.decision_function(X)
+        if Z.ndim == 1:
+            return self.classes_[(Z > 0).astype(np.int64)]
+        return self.classes_[np.argmax(Z, axis=1)]
+
+    # ------------------------------------------------------------------ helpers
+    def objective(self, X, y) -> float:
+        """The objective in scikit-learn's form (C * sum loss + penalty) at the current fit."""
+        check_is_fitted(self, "coef_")
+        penalty, C, r, _ = self._resolved()
+        X = np.asarray(X, dtype=np.float64)
+        y_idx = np.searchsorted(self.classes_, np.asarray(y))
+        coef_int = np.hstack([self.coef_, self.intercept_[:, None]])
+        fun = _MeanObjective(X, y_idx, self.classes_.size, self.kind_, True, 0.0, np.float64)
+        f, _, _ = fun(coef_int.ravel(), need_grad=False)
+        if penalty is None:
+            return f * X.shape[0]
+        W = self.coef_
+        pen = 0.5 * (1 - r) * float(np.sum(W * W)) + r * float(np.abs(W).sum())
+        return C * X.shape[0] * f + pen
+
+    @classmethod
+    def from_coef(cls, coef, intercept, classes, *, multi_class: str = "multinomial",
+                  **params) -> "SoftmaxRegression":
+        """A fitted estimator from stored arrays (model files, snapshots)."""
+        m = cls(multi_class=multi_class, **params)
+        m.coef_ = np.array(coef, dtype=np.float64)
+        m.intercept_ = np.array(intercept, dtype=np.float64)
+        m.classes_ = np.asarray(classes)
+        m.n_features_in_ = m.coef_.shape[1]
+        m.n_iter_ = np.array([0], dtype=np.int32)
+        m.converged_ = True
+        m.history_ = []
+        if m.classes_.size == 2:
+            m._kind = "binary"
+        else:
+            m._kind = multi_class
+        if m.coef_.shape != (1 if m.classes_.size == 2 else m.classes_.size, m.n_features_in_):
+            raise ValueError(
+                f"coef has shape {m.coef_.shape}, which does not fit {m.classes_.size} classes"
+            )
+        return m
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags

@@ -1,0 +1,252 @@
+"""A training run end to end: config -> data subset -> preprocessing -> live fit -> metrics.
+
+:class:`Training` is what the Train page, the CLI and the experiments iterate over. It
+yields the model's :class:`~lrcore.model.Progress` records and, at every moment, can hand
+out the model trained so far (:meth:`Training.result`), so a Stop, a rerun or a closed
+browser tab never loses more than the iteration in flight.
+
+:class:`TrainedModel` bundles what prediction needs (preprocessor + estimator) with what
+the pages show (config, history, weight snapshots, metrics), and converts to and from the
+pickle-free model file of :mod:`lrcore.persist`.
+"""
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from lrcore import persist
+from lrcore.config import TrainConfig
+from lrcore.data import MnistData, select_subset
+from lrcore.metrics import Evaluation, evaluate
+from lrcore.model import Progress, SoftmaxRegression
+from lrcore.preprocess import Preprocessor
+
+N_SNAPSHOTS = 20
+
+
+@dataclass
+class TrainedModel:
+    """A fitted estimator with its preprocessing and the story of its training."""
+
+    model: SoftmaxRegression
+    preprocessor: Preprocessor
+    config: TrainConfig
+    history: list[dict] = field(default_factory=list)  # Progress.record() per iteration
+    # Weight snapshots for "watch the weights form": iterations (S,), coef (S, K, d).
+    snapshot_iters: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    snapshot_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.float32))
+    summary: dict = field(default_factory=dict)  # scalar metrics (see Training.result)
+    data_source: str = ""
+    name: str = ""
+
+    # -------------------------------------------------------------- prediction
+    def features(self, pixels: np.ndarray) -> np.ndarray:
+        """Model input (n, 784) float64 from pixels on the 0-255 scale (n, 784) or (784,)."""
+        X = np.atleast_2d(np.asarray(pixels))
+        return self.preprocessor.transform(X, dtype=np.float64)
+
+    def predict_proba_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """Class probabilities (n, n_classes) for pixels on the 0-255 scale."""
+        return self.model.predict_proba(self.features(pixels))
+
+    def evaluate(self, X_pixels: np.ndarray, y: np.ndarray) -> Evaluation:
+        """Full evaluation (lrcore.metrics) on pixels on the 0-255 scale."""
+        return evaluate(self.model, self.features(X_pixels), y)
+
+    @property
+    def classes(self) -> np.ndarray:
+        return self.model.classes_
+
+    # -------------------------------------------------------------- files
+    def to_bytes(self) -> bytes:
+        """The model as a safe ``.npz`` file (see lrcore.persist)."""
+        buf = io.BytesIO()
+        self.save(buf)
+        return buf.getvalue()
+
+    def save(self, file: str | Path | io.BytesIO) -> None:
+        params = self.model.get_params()
+        params["C"] = float(params["C"]) if params["penalty"] is not None else math.inf
+        persist.save_model(
+            file,
+            coef=self.model.coef_,
+            intercept=self.model.intercept_,
+            classes=np.asarray(self.model.classes_, dtype=np.int64),
+            model_params=params,
+            preprocess_mode=self.preprocessor.mode,
+            preprocess_state=self.preprocessor.get_state(),
+            config=self.config.to_dict(),
+            metrics=self.summary,
+            extra_arrays={
+                "snapshot_iters": np.asarray(self.snapshot_iters, dtype=np.int64),
+                "snapshot_coef": np.asarray(self.snapshot_coef, dtype=np.float32),
+            },
+            extra_meta={"history": self.history, "data_source": self.data_source,
+                        "name": self.name},
+        )
+
+    @classmethod
+    def load(cls, file: Any) -> "TrainedModel":
+        """Read a model file (path, bytes or file-like); ``ValueError`` if it is not valid."""
+        mf = persist.load_model(file)
+        params = dict(mf.model_params)
+        allowed = set(SoftmaxRegression().get_params())
+        params = {k: v for k, v in params.items() if k in allowed}
+        multi_class = params.pop("multi_class", "multinomial")
+        try:
+            model = SoftmaxRegression.from_coef(mf.coef, mf.intercept, mf.classes,
+                                                multi_class=multi_class, **params)
+            model._resolved()  # the stored parameters must be valid too
+            pre = Preprocessor.from_state(mf.preprocess_mode, mf.preprocess_state)
+            config = TrainConfig.from_dict(mf.config or {})
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"not a valid model file: {e}") from None
+        extra = mf.extra_arrays
+        snap_iters = extra.get("snapshot_iters", np.zeros(0, dtype=np.int64))
+        snap_coef = extra.get("snapshot_coef", np.zeros((0, 0, 0), np.float32))
+        if snap_coef.size and (snap_coef.ndim != 3 or snap_coef.shape[1:] != mf.coef.shape
+                               or snap_coef.shape[0] != snap_iters.shape[0]):
+            raise ValueError("not a valid model file: weight snapshots have the wrong shape")
+        history = mf.extra_meta.get("history", [])
+        if not isinstance(history, list):
+            raise ValueError("not a valid model file: history must be a list")
+        return cls(
+            model=model, preprocessor=pre, config=config, history=history,
+            snapshot_iters=snap_iters, snapshot_coef=snap_coef,
+            summary=dict(mf.metrics or {}),
+            data_source=str(mf.extra_meta.get("data_source", "")),
+            name=str(mf.extra_meta.get("name", "")),
+        )
+
+
+def snapshot_schedule(max_iter: int, n: int = N_SNAPSHOTS) -> set[int]:
+    """Iterations at which to keep weights: geometric, dense early where change is fast."""
+    if max_iter <= n:
+        return set(range(1, max_iter + 1))
+    pts = np.unique(np.round(np.geomspace(1, max_iter, n)).astype(int))
+    return set(int(p) for p in pts)
+
+
+class Training:
+    """One training run that can be iterated (live progress) and stopped at any time.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    data : MnistData
+        Raises ``ValueError`` at construction if the sizes exceed the data.
+    evaluate_test : bool
+        Compute test loss/accuracy every iteration (live curves).
+    """
+
+    def __init__(self, config: TrainConfig, data: MnistData, *, evaluate_test: bool = True,
+                 name: str = "") -> None:
+        config.check_sizes(data.n_train, data.n_test)
+        self.config = config
+        self.data_source = data.source
+        self.name = name
+        self.subset = select_subset(data, config.train_size, config.test_size,
+                                    shuffle=config.shuffle, seed=config.seed)
+        self.preprocessor = Preprocessor(config.preprocess).fit(self.subset.X_train)
+        self.model = SoftmaxRegression(**config.model_params())
+        self.evaluate_test = evaluate_test
+        self.latest: Progress | None = None
+        self.schedule = snapshot_schedule(config.max_iter)
+        self._snap_iters: list[int] = []
+        self._snap_coef: list[np.ndarray] = []
+        self.prep_seconds = 0.0
+        self._started = None
+
+    def __iter__(self) -> Iterator[Progress]:
+        t0 = time.perf_counter()
+        self._started = t0
+        X = self.preprocessor.transform(self.subset.X_train, dtype=np.float32)
+        X_eval = y_eval = None
+        if self.evaluate_test:
+            X_eval = self.preprocessor.transform(self.subset.X_test, dtype=np.float32)
+            y_eval = self.subset.y_test
+        self.prep_seconds = time.perf_counter() - t0
+        for prog in self.model.fit_iter(X, self.subset.y_train, X_eval=X_eval, y_eval=y_eval):
+            self.latest = prog
+            if prog.iteration in self.schedule or prog.status != "running":
+                if not self._snap_iters or self._snap_iters[-1] != prog.iteration:
+                    self._snap_iters.append(prog.iteration)
+                    self._snap_coef.append(prog.coef.astype(np.float32))
+            yield prog
+
+    def result(self, *, with_metrics: bool = True) -> TrainedModel:
+        """The model as of the last finished iteration (usable mid-training).
+
+        Raises ``RuntimeError`` if no iteration has finished yet.
+        """
+        if self.latest is None:
+            raise RuntimeError("no iteration has finished yet")
+        last = self.latest
+        status = last.status if last.status != "running" else "stopped"
+        history = list(self.model.history_)
+        if history:
+            history[-1] = {**history[-1], "status": status}
+        summary: dict[str, Any] = {
+            "n_iter": int(last.iteration),
+            "fit_seconds": float(last.elapsed),
+            "objective": float(last.objective),
+            "train_accuracy": float(last.train_accuracy),
+            "train_log_loss": float(last.train_loss),
+            "converged": status == "converged",
+            "status": status,
+            "message": _status_message(status, last, self.config),
+            "train_size": self.config.train_size,
+            "test_size": self.config.test_size,
+        }
+        if with_metrics:
+            ev = evaluate(self.model, self.preprocessor.transform(self.subset.X_test,
+                                                                  dtype=np.float64),
+                          self.subset.y_test)
+            s = ev.summary()
+            summary.update({
+                "test_accuracy": s["accuracy"],
+                "test_log_loss": s["log_loss"],
+                "macro_f1": s["macro_f1"],
+                "roc_auc": s["roc_auc"],
+                "sparsity": s["sparsity"],
+            })
+        snaps = np.stack(self._snap_coef) if self._snap_coef else np.zeros(
+            (0,) + self.model.coef_.shape, np.float32)
+        return TrainedModel(
+            model=self.model,
+            preprocessor=self.preprocessor,
+            config=self.config,
+            history=history,
+            snapshot_iters=np.array(self._snap_iters, dtype=np.int64),
+            snapshot_coef=snaps,
+            summary=summary,
+            data_source=self.data_source,
+            name=self.name,
+        )
+
+
+def _status_message(status: str, last: Progress, config: TrainConfig) -> str:
+    if status == "converged":
+        return f"converged after {last.iteration} iterations (largest gradient below tol={config.tol:g})"
+    if status == "max_iter":
+        return (f"did not converge: stopped at max_iter={config.max_iter} with the largest gradient "
+                f"{last.grad_max:.2g} still above tol={config.tol:g}; the model is usable but "
+                "more iterations (or a larger tol) would change it")
+    if status == "stalled":
+        return ("stopped: the objective could not be decreased further at this numerical "
+                f"precision (largest gradient {last.grad_max:.2g}, tol={config.tol:g})")
+    return f"stopped by the user after {last.iteration} iterations; this is the model as of then"
+
+
+def train(config: TrainConfig, data: MnistData, **kw: Any) -> TrainedModel:
+    """Run a whole training and return the model with its metrics."""
+    run = Training(config, data, **kw)
+    for _ in run:
+        pass
+    return run.result()
