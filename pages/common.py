@@ -1,0 +1,163 @@
+"""Streamlit-only helpers shared by every page: data, the default model, session state,
+the sidebar. Pages import this; lrcore never does.
+
+Sharing rules for a hosted classroom demo (STYLE.md section 6):
+- MNIST (uint8, read-only) and the default model live in ``st.cache_resource``: one copy
+  per server process, shared by all sessions.
+- A student's own runs, the current model and settings live in ``st.session_state``.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from lrcore.config import TrainConfig
+from lrcore.data import MnistData, load_mnist
+from lrcore.train import TrainedModel, Training
+
+DEFAULT_ID = "default"
+# Session-state keys (one place, so pages and tests agree).
+RUNS = "runs"  # dict[str, TrainedModel]: this session's runs, in order
+CURRENT = "current_run"  # id of the current model: a key of RUNS or DEFAULT_ID
+_counter = itertools.count(1)
+
+
+@st.cache_resource(show_spinner="Loading MNIST…")
+def get_data() -> MnistData:
+    """MNIST once per server process: MNIST_DIR, else the OpenML cache/download, else the
+    bundled sample (lrcore.data.load_mnist("auto") decides and says which)."""
+    return load_mnist("auto")
+
+
+def default_config(data: MnistData) -> TrainConfig:
+    """The model every session starts with: L2 softmax on pixels/255, all training data.
+
+    ``LR_DEFAULT_TRAIN_SIZE`` (environment) shrinks it for tests.
+    """
+    size = int(os.environ.get("LR_DEFAULT_TRAIN_SIZE", data.n_train))
+    return TrainConfig(penalty="l2", C=1.0, preprocess="unit",
+                       train_size=min(size, data.n_train), test_size=data.n_test,
+                       max_iter=int(os.environ.get("LR_DEFAULT_MAX_ITER", 100)), tol=1e-4)
+
+
+@dataclass
+class _DefaultSlot:
+    """The process-wide default model and the training that produces it."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    model: TrainedModel | None = None
+    progress: Any = None  # latest Progress while training (for sessions that wait)
+    error: str | None = None
+
+
+@st.cache_resource
+def _default_slot() -> _DefaultSlot:
+    return _DefaultSlot()
+
+
+def default_model() -> TrainedModel:
+    """The default model, training it (with a visible progress bar) if this session is the
+    first to ask. Sessions arriving meanwhile wait and see the same progress."""
+    slot = _default_slot()
+    if slot.model is not None:
+        return slot.model
+    data = get_data()
+    if slot.lock.acquire(blocking=False):
+        try:
+            if slot.model is None:
+                cfg = default_config(data)
+                bar = st.progress(0.0, text="Training the default model…")
+                run = Training(cfg, data, name="default")
+                for p in run:
+                    slot.progress = p
+                    bar.progress(min(p.iteration / cfg.max_iter, 1.0),
+                                 text=f"Training the default model on {cfg.train_size:,} digits: "
+                                      f"iteration {p.iteration}, test accuracy "
+                                      f"{(p.test_accuracy or 0):.3f}")
+                slot.model = run.result()
+                bar.empty()
+        finally:
+            slot.lock.release()
+        return slot.model
+    bar = st.progress(0.0, text="Another visitor started the default model; waiting for it…")
+    while slot.model is None and slot.lock.locked():
+        p = slot.progress
+        if p is not None:
+            bar.progress(min(p.iteration / 100, 1.0),
+                         text=f"Default model: iteration {p.iteration}")
+        time.sleep(0.2)
+    bar.empty()
+    if slot.model is None:  # the other session was interrupted: train it here
+        return default_model()
+    return slot.model
+
+
+def runs() -> dict[str, TrainedModel]:
+    """This session's runs (id -> model), oldest first."""
+    return st.session_state.setdefault(RUNS, {})
+
+
+def add_run(model: TrainedModel, *, make_current: bool = True) -> str:
+    """Store a model in this session; returns its id (e.g. "run 3")."""
+    rid = f"run {next(_counter)}"
+    while rid in runs():
+        rid = f"run {next(_counter)}"
+    model.name = model.name or rid
+    runs()[rid] = model
+    if make_current:
+        st.session_state[CURRENT] = rid
+    return rid
+
+
+def current_id() -> str:
+    rid = st.session_state.get(CURRENT, DEFAULT_ID)
+    if rid != DEFAULT_ID and rid not in runs():
+        rid = DEFAULT_ID
+        st.session_state[CURRENT] = rid
+    return rid
+
+
+def current_model() -> tuple[str, TrainedModel]:
+    """(id, model) of the current model; the default model if the session has none."""
+    rid = current_id()
+    if rid == DEFAULT_ID:
+        return DEFAULT_ID, default_model()
+    return rid, runs()[rid]
+
+
+def model_label(rid: str, model: TrainedModel) -> str:
+    """Short human label, e.g. "run 2: L1, C=0.01, 5,000 digits"."""
+    c = model.config
+    pen = {"l2": "L2", "l1": "L1", "elasticnet": "elastic-net", None: "no penalty"}[c.penalty]
+    C = "" if c.penalty is None else f", C={c.C:g}"
+    head = "default model" if rid == DEFAULT_ID else rid
+    return f"{head}: {pen}{C}, {c.train_size:,} digits"
+
+
+def sidebar() -> None:
+    """Data in use and current model, on every page."""
+    data = get_data()
+    with st.sidebar:
+        st.caption("**Data in use**")
+        st.write(f"{data.source}  \n{data.n_train:,} training / {data.n_test:,} test digits")
+        for note in data.notes:
+            st.caption(note)
+        rid = current_id()
+        st.caption("**Current model**")
+        if rid == DEFAULT_ID:
+            slot = _default_slot()
+            if slot.model is not None:
+                st.write(model_label(DEFAULT_ID, slot.model)
+                         + f"  \ntest accuracy {slot.model.summary.get('test_accuracy', 0):.3f}")
+            else:
+                st.write("default model (trained when first needed)")
+        else:
+            m = runs()[rid]
+            st.write(model_label(rid, m)
+                     + f"  \ntest accuracy {m.summary.get('test_accuracy', 0):.3f}")
