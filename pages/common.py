@@ -8,7 +8,6 @@ Sharing rules for a hosted classroom demo (STYLE.md section 6):
 """
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
@@ -25,7 +24,7 @@ DEFAULT_ID = "default"
 # Session-state keys (one place, so pages and tests agree).
 RUNS = "runs"  # dict[str, TrainedModel]: this session's runs, in order
 CURRENT = "current_run"  # id of the current model: a key of RUNS or DEFAULT_ID
-_counter = itertools.count(1)
+RUN_COUNTER = "run_counter"  # last run number given out in this session
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")
@@ -98,16 +97,31 @@ def default_model() -> TrainedModel:
     return slot.model
 
 
+def default_model_status() -> tuple[TrainedModel | None, Any]:
+    """(model, progress) of the default model without training it: the model if ready,
+    else the latest Progress of a training in flight in some session (None if none)."""
+    slot = _default_slot()
+    if slot.model is not None:
+        return slot.model, None
+    return None, slot.progress if slot.lock.locked() else None
+
+
 def runs() -> dict[str, TrainedModel]:
     """This session's runs (id -> model), oldest first."""
     return st.session_state.setdefault(RUNS, {})
 
 
 def add_run(model: TrainedModel, *, make_current: bool = True) -> str:
-    """Store a model in this session; returns its id (e.g. "run 3")."""
-    rid = f"run {next(_counter)}"
-    while rid in runs():
-        rid = f"run {next(_counter)}"
+    """Store a model in this session; returns its id (e.g. "run 3").
+
+    Numbers count per session (a student's first run is "run 1" however many others
+    trained before) and are never reused after a delete, so downloaded files stay distinct.
+    """
+    n = st.session_state.get(RUN_COUNTER, 0) + 1
+    while f"run {n}" in runs():
+        n += 1
+    st.session_state[RUN_COUNTER] = n
+    rid = f"run {n}"
     model.name = model.name or rid
     runs()[rid] = model
     if make_current:
