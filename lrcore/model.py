@@ -288,8 +288,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         last = None
         try:
             for step in steps:
-                if last is not None and step.iteration == last.iteration and step.status == "running":
-                    continue
                 coef_int = step.x.reshape(fun.shape)
                 self._set_coef(coef_int, d)
                 self.n_iter_ = np.array([step.iteration], dtype=np.int32)
@@ -322,15 +320,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     coef=self.coef_.copy(),
                     intercept=self.intercept_.copy(),
                 )
-                if last is not None and step.iteration == last.iteration:
-                    # Final status for an iteration already reported: replace, don't repeat.
-                    self.history_[-1] = prog.record()
-                else:
-                    self.history_.append(prog.record())
+                self.history_.append(prog.record())
                 last = prog
                 yield prog
         finally:
-            self._X_train_ref = None
+            fun.X = fun.X_src = fun.Y = None  # do not keep a float copy of the data alive
         if last is not None and last.status == "max_iter":
             warnings.warn(
                 f"SoftmaxRegression did not converge in max_iter={self.max_iter} iterations "

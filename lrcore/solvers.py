@@ -166,11 +166,23 @@ def lbfgs(
         x = x + s
         f_prev, f, g, aux = f, f_new, g_new, aux_new
         it += 1
-        yield Step(it, x, f, float(np.max(np.abs(g))), aux, n_evals)
-        if abs(f_prev - f) <= 1e-15 * max(abs(f), 1.0) and not fun.can_refine:
-            yield Step(it, x, f, float(np.max(np.abs(g))), aux, n_evals, "converged",
-                       "objective no longer decreases (machine precision)")
+        step = _finish(Step(it, x, f, float(np.max(np.abs(g))), aux, n_evals), fun, tol,
+                       max_iter, f_prev)
+        yield step
+        if step.status != "running":
             return
+
+
+def _finish(step: Step, fun: Objective, tol: float, max_iter: int, F_prev: float) -> Step:
+    """Give a fresh iterate its final status, so each iteration is reported exactly once."""
+    if step.opt <= tol and not _wants_refine(fun, tol):
+        step.status, step.message = "converged", "gradient below tol"
+    elif abs(F_prev - step.F) <= 1e-15 * max(abs(step.F), 1.0) and not fun.can_refine:
+        step.status = "converged"
+        step.message = "objective no longer decreases (machine precision)"
+    elif step.iteration >= max_iter:
+        step.status, step.message = "max_iter", f"stopped at max_iter={max_iter}"
+    return step
 
 
 def _wants_refine(fun: Objective, tol: float) -> bool:
@@ -280,10 +292,10 @@ def owlqn(
         F_prev = F
         x, f, g, aux, F = x_new, f_new, g_new, aux_new, F_new
         it += 1
-        yield Step(it, x, F, float(np.max(np.abs(pseudo_gradient(x, g, c)))), aux, n_evals)
-        if abs(F_prev - F) <= 1e-15 * max(abs(F), 1.0) and not fun.can_refine:
-            yield Step(it, x, F, float(np.max(np.abs(pseudo_gradient(x, g, c)))), aux, n_evals,
-                       "converged", "objective no longer decreases (machine precision)")
+        step = _finish(Step(it, x, F, float(np.max(np.abs(pseudo_gradient(x, g, c)))), aux,
+                            n_evals), fun, tol, max_iter, F_prev)
+        yield step
+        if step.status != "running":
             return
 
 
@@ -304,10 +316,10 @@ def fista(
     L = max(float(np.max(np.abs(g_z))), 1.0)
     F = f_z + float(c @ np.abs(x))
     it = 0
+    if max_iter == 0:
+        yield Step(0, x, F, np.inf, aux, n_evals, "max_iter", "stopped at max_iter=0")
+        return
     while True:
-        if it >= max_iter:
-            yield Step(it, x, F, np.inf, aux, n_evals, "max_iter", f"stopped at max_iter={max_iter}")
-            return
         while True:
             u = z - g_z / L
             x_new = np.sign(u) * np.maximum(np.abs(u) - c / L, 0.0)
@@ -329,10 +341,14 @@ def fista(
         z = x_new + ((tk - 1.0) / t_next) * (x_new - x)
         x, tk, F, aux = x_new, t_next, F_new, aux_new
         it += 1
+        step = Step(it, x, F, opt, aux, n_evals)
         if opt <= tol:
-            yield Step(it, x, F, opt, aux, n_evals, "converged", "gradient mapping below tol")
+            step.status, step.message = "converged", "gradient mapping below tol"
+        elif it >= max_iter:
+            step.status, step.message = "max_iter", f"stopped at max_iter={max_iter}"
+        yield step
+        if step.status != "running":
             return
-        yield Step(it, x, F, opt, aux, n_evals)
         f_z, g_z, aux_z = fun(z)
         n_evals += 1
         L *= 0.9  # let the step grow again

@@ -1,0 +1,295 @@
+"""SoftmaxRegression: gradients, optimum against scikit-learn, the live generator, the API."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.utils.estimator_checks import check_estimator
+from threadpoolctl import threadpool_limits
+
+from lrcore import loss as L
+from lrcore.data import select_subset
+from lrcore.model import SoftmaxRegression
+from lrcore.preprocess import Preprocessor
+
+
+def _toy(n=60, d=5, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = rng.integers(0, k, n)
+    return X, y
+
+
+# ----------------------------------------------------------------- gradient
+
+
+@pytest.mark.parametrize("kind,k", [("multinomial", 4), ("ovr", 4), ("binary", 2)])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_gradient_matches_finite_differences(kind, k, fit_intercept):
+    X, y = _toy(k=k)
+    rows = 1 if kind == "binary" else k
+    rng = np.random.default_rng(1)
+    coef = rng.standard_normal((rows, X.shape[1] + int(fit_intercept)))
+    Y = L.targets(y, rows, kind, np.float64)
+    res = L.loss_gradient(coef, X, Y, y, kind, fit_intercept)
+    num = np.zeros_like(coef)
+    h = 1e-6
+    for idx in np.ndindex(coef.shape):
+        e = np.zeros_like(coef)
+        e[idx] = h
+        fp = L.loss_gradient(coef + e, X, Y, y, kind, fit_intercept, need_grad=False).loss
+        fm = L.loss_gradient(coef - e, X, Y, y, kind, fit_intercept, need_grad=False).loss
+        num[idx] = (fp - fm) / (2 * h)
+    assert_allclose(res.grad, num, rtol=1e-6, atol=1e-8)
+
+
+def test_loss_is_softmax_cross_entropy():
+    X, y = _toy()
+    coef = np.random.default_rng(2).standard_normal((3, 6))
+    res = L.loss_gradient(coef, X, L.targets(y, 3, "multinomial", np.float64), y,
+                          "multinomial", True)
+    Z = X @ coef[:, :-1].T + coef[:, -1]
+    P = np.exp(Z) / np.exp(Z).sum(1, keepdims=True)
+    assert res.loss == pytest.approx(-np.mean(np.log(P[np.arange(len(y)), y])), rel=1e-12)
+    assert res.n_correct == np.sum(Z.argmax(1) == y)
+
+
+def test_blocked_evaluation_equals_one_block(monkeypatch):
+    X, y = _toy(n=3000, d=20, k=5)
+    coef = np.random.default_rng(3).standard_normal((5, 21)) * 0.1
+    Y = L.targets(y, 5, "multinomial", np.float64)
+    a = L.loss_gradient(coef, X, Y, y, "multinomial", True)
+    monkeypatch.setattr(L, "CHUNK_ROWS", 10_000)
+    b = L.loss_gradient(coef, X, Y, y, "multinomial", True)
+    assert a.loss == pytest.approx(b.loss, rel=1e-12)
+    assert_allclose(a.grad, b.grad, rtol=1e-10, atol=1e-14)
+    assert a.n_correct == b.n_correct
+
+
+# ----------------------------------------------------------------- optimum vs sklearn
+
+
+@pytest.fixture(scope="module")
+def mnist5k(mnist):
+    """5,000 training digits standardized (as sklearn's MNIST examples do), 2,000 test."""
+    s = select_subset(mnist, 5000, 2000)
+    pp = Preprocessor("standardize").fit(s.X_train)
+    return (pp.transform(s.X_train, dtype=np.float64), s.y_train,
+            pp.transform(s.X_test, dtype=np.float64), s.y_test)
+
+
+@pytest.fixture(scope="module")
+def mnist5k_unit(mnist):
+    s = select_subset(mnist, 5000, 2000)
+    pp = Preprocessor("unit").fit(s.X_train)
+    return (pp.transform(s.X_train, dtype=np.float64), s.y_train,
+            pp.transform(s.X_test, dtype=np.float64), s.y_test)
+
+
+def _sklearn_objective(sk, X, y, penalty, C, l1_ratio):
+    ref = SoftmaxRegression.from_coef(sk.coef_, sk.intercept_, sk.classes_, penalty=penalty,
+                                      C=C, l1_ratio=l1_ratio)
+    return ref.objective(X, y)
+
+
+def _compare(X, y, Xt, yt, penalty, C, l1_ratio, sk_kw, **ours_kw):
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = LogisticRegression(C=C, l1_ratio=l1_ratio if penalty else 0.0, **sk_kw).fit(X, y)
+    ours = SoftmaxRegression(penalty=penalty, C=C,
+                             l1_ratio=l1_ratio if penalty == "elasticnet" else None,
+                             max_iter=5000, **ours_kw).fit(X, y)
+    o_sk = _sklearn_objective(sk, X, y, penalty, C, l1_ratio if penalty == "elasticnet" else None)
+    o_us = ours.objective(X, y)
+    gap = (o_us - o_sk) / abs(o_sk)
+    assert gap <= 1e-6, f"our objective {o_us} is {gap:.2e} above sklearn's {o_sk}"
+    assert ours.score(Xt, yt) == pytest.approx(sk.score(Xt, yt), abs=1.5 / len(yt))
+    return sk, ours
+
+
+def test_l2_optimum_matches_sklearn(mnist5k):
+    X, y, Xt, yt = mnist5k
+    sk, ours = _compare(X, y, Xt, yt, "l2", 0.1, 0.0, dict(tol=1e-10, max_iter=10000), tol=1e-9)
+    # Same objective to 1e-6 means the same model: coefficients agree closely too.
+    assert_allclose(ours.coef_, sk.coef_, atol=2e-3)
+
+
+def test_l1_optimum_matches_sklearn_saga(mnist5k_unit):
+    X, y, Xt, yt = mnist5k_unit
+    sk, ours = _compare(X, y, Xt, yt, "l1", 0.01, 1.0,
+                        dict(solver="saga", tol=1e-5, max_iter=5000), tol=1e-8)
+    # L1 gives exact zeros, at the same places as sklearn's.
+    assert np.mean(ours.coef_ == 0) == pytest.approx(np.mean(sk.coef_ == 0), abs=0.01)
+    assert np.mean(ours.coef_ == 0) > 0.5
+
+
+def test_elasticnet_optimum_matches_sklearn_saga(mnist5k_unit):
+    X, y, Xt, yt = mnist5k_unit
+    _compare(X, y, Xt, yt, "elasticnet", 0.05, 0.5,
+             dict(solver="saga", tol=1e-5, max_iter=5000), tol=1e-8)
+
+
+def test_no_penalty_optimum_matches_sklearn(mnist):
+    """5,000 digits at 784 pixels are linearly separable, and even pooled pixels have
+    directions seen in one class only, so without a penalty the weights grow forever.
+    Dense PCA features of the same digits have a finite unpenalized optimum: compare there."""
+    from sklearn.decomposition import PCA
+
+    s = select_subset(mnist, 5000, 2000)
+    pca = PCA(30, random_state=0).fit(s.X_train / 255.0)
+    _compare(pca.transform(s.X_train / 255.0), s.y_train, pca.transform(s.X_test / 255.0),
+             s.y_test, None, np.inf, 0.0, dict(tol=1e-10, max_iter=10000), tol=1e-8)
+
+
+def test_ovr_matches_one_vs_rest_sklearn():
+    X, y = _toy(n=400, d=6, k=4, seed=5)
+    C = 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = OneVsRestClassifier(LogisticRegression(C=C, tol=1e-10, max_iter=10000)).fit(X, y)
+    ours = SoftmaxRegression(C=C, multi_class="ovr", tol=1e-10, max_iter=10000).fit(X, y)
+    coef = np.vstack([e.coef_ for e in sk.estimators_])
+    icpt = np.hstack([e.intercept_ for e in sk.estimators_])
+    assert_allclose(ours.coef_, coef, rtol=1e-5, atol=1e-6)
+    assert_allclose(ours.intercept_, icpt, rtol=1e-5, atol=1e-6)
+    assert_allclose(ours.predict_proba(X), sk.predict_proba(X), atol=1e-6)
+
+
+def test_binary_is_one_sigmoid_like_sklearn():
+    X, y = _toy(n=300, d=5, k=2, seed=7)
+    sk = LogisticRegression(C=0.3, tol=1e-10, max_iter=10000).fit(X, y)
+    ours = SoftmaxRegression(C=0.3, tol=1e-10, max_iter=10000).fit(X, y)
+    assert ours.coef_.shape == (1, 5) and ours.intercept_.shape == (1,)
+    assert_allclose(ours.coef_, sk.coef_, rtol=1e-6, atol=1e-8)
+    assert_allclose(ours.predict_proba(X), sk.predict_proba(X), atol=1e-8)
+    assert_allclose(ours.decision_function(X), sk.decision_function(X), atol=1e-6)
+
+
+def test_is_it_a_one_detector(mnist5k_unit):
+    X, y, Xt, yt = mnist5k_unit
+    m = SoftmaxRegression(C=1.0, max_iter=500).fit(X, y == 1)
+    assert m.classes_.tolist() == [False, True]
+    assert m.score(Xt, yt == 1) > 0.98
+
+
+def test_fista_reaches_the_same_l1_optimum():
+    X, y = _toy(n=300, d=8, k=3, seed=11)
+    a = SoftmaxRegression(penalty="l1", C=0.2, solver="owlqn", tol=1e-9, max_iter=5000).fit(X, y)
+    b = SoftmaxRegression(penalty="l1", C=0.2, solver="fista", tol=1e-9, max_iter=20000).fit(X, y)
+    assert b.objective(X, y) == pytest.approx(a.objective(X, y), rel=1e-7)
+    assert_allclose(a.coef_, b.coef_, atol=1e-4)
+
+
+def test_float32_auto_reaches_float64_optimum(mnist):
+    """Large data starts in float32; a tight tol is finished in float64 (same optimum)."""
+    s = select_subset(mnist, 2000)
+    X = Preprocessor("unit").fit(s.X_train).transform(s.X_train, dtype=np.float64)
+    X = np.hstack([X] * 2)  # 2000 x 1568 >= the float32 threshold
+    a = SoftmaxRegression(C=0.05, tol=1e-8, max_iter=3000, dtype="auto").fit(X, s.y_train)
+    b = SoftmaxRegression(C=0.05, tol=1e-8, max_iter=3000, dtype="float64").fit(X, s.y_train)
+    assert a.objective(X, s.y_train) == pytest.approx(b.objective(X, s.y_train), rel=1e-9)
+
+
+# ----------------------------------------------------------------- live training
+
+
+def test_fit_iter_reports_every_iteration_and_fit_drains_it():
+    X, y = _toy(n=500, d=10, k=4, seed=3)
+    Xe, ye = _toy(n=200, d=10, k=4, seed=4)
+    m = SoftmaxRegression(C=1.0, tol=1e-8, max_iter=50)
+    recs = list(m.fit_iter(X, y, X_eval=Xe, y_eval=ye))
+    iters = [r.iteration for r in recs]
+    assert iters == list(range(1, len(recs) + 1))
+    for r in recs:
+        assert r.elapsed >= 0 and np.isfinite(r.objective)
+        assert 0 <= r.train_accuracy <= 1 and 0 <= r.test_accuracy <= 1
+        assert r.coef.shape == (4, 10) and r.intercept.shape == (4,)
+    objs = [r.objective for r in recs]
+    assert all(b <= a + 1e-9 * abs(a) for a, b in zip(objs, objs[1:])), "objective must decrease"
+    assert recs[-1].status == "converged"
+    # Test metrics are those of the model at that iteration.
+    last = recs[-1]
+    assert last.test_accuracy == pytest.approx(m.score(Xe, ye))
+    from sklearn.metrics import log_loss
+    assert last.test_loss == pytest.approx(log_loss(ye, m.predict_proba(Xe)), rel=1e-6)
+    assert last.train_loss == pytest.approx(log_loss(y, m.predict_proba(X)), rel=1e-6)
+    m2 = SoftmaxRegression(C=1.0, tol=1e-8, max_iter=50).fit(X, y)
+    assert_allclose(m2.coef_, m.coef_)
+    assert len(m2.history_) == len(recs)
+
+
+def test_stopping_early_keeps_a_usable_model():
+    X, y = _toy(n=500, d=10, k=4, seed=3)
+    m = SoftmaxRegression(C=1.0, tol=1e-10, max_iter=500)
+    for p in m.fit_iter(X, y):
+        if p.iteration == 3:
+            break
+    assert m.n_iter_[0] == 3
+    assert_allclose(m.coef_, p.coef)
+    assert m.predict(X).shape == (500,)
+    assert m.predict_proba(X).sum(axis=1) == pytest.approx(np.ones(500))
+
+
+def test_max_iter_warns_and_reports_status():
+    X, y = _toy(n=500, d=10, k=4)
+    m = SoftmaxRegression(tol=1e-12, max_iter=3)
+    with pytest.warns(ConvergenceWarning):
+        m.fit(X, y)
+    assert m.history_[-1]["status"] == "max_iter" and not m.converged_
+
+
+def test_warm_start_continues_from_previous_solution():
+    X, y = _toy(n=500, d=10, k=4)
+    m = SoftmaxRegression(C=1.0, tol=1e-8, max_iter=500, warm_start=True).fit(X, y)
+    first = m.n_iter_[0]
+    m.set_params(C=1.1).fit(X, y)
+    assert m.n_iter_[0] < first
+
+
+def test_string_labels_and_predict_log_proba():
+    X, y = _toy(n=200, k=3)
+    labels = np.array(["cat", "dog", "eel"])[y]
+    m = SoftmaxRegression(max_iter=200).fit(X, labels)
+    assert set(m.predict(X)) <= {"cat", "dog", "eel"}
+    assert_allclose(np.exp(m.predict_log_proba(X)), m.predict_proba(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(C=0), "C must be a positive"),
+    (dict(C=-1), "C must be a positive"),
+    (dict(C=float("nan")), "C must be a positive"),
+    (dict(C="abc"), "C must be a positive"),
+    (dict(penalty="l3"), "penalty must be"),
+    (dict(penalty="elasticnet"), "l1_ratio must be set"),
+    (dict(penalty="elasticnet", l1_ratio=1.5), "l1_ratio must be between"),
+    (dict(penalty="l1", solver="lbfgs"), "supports only"),
+    (dict(multi_class="softmax"), "multi_class"),
+])
+def test_bad_parameters_raise_clear_value_errors(kw, match):
+    X, y = _toy()
+    with pytest.raises(ValueError, match=match):
+        SoftmaxRegression(**kw).fit(X, y)
+
+
+@pytest.mark.parametrize("estimator", [
+    SoftmaxRegression(), SoftmaxRegression(penalty="l1", C=10.0),
+    SoftmaxRegression(multi_class="ovr"), SoftmaxRegression(penalty=None),
+], ids=["l2", "l1", "ovr", "none"])
+def test_sklearn_estimator_checks(estimator):
+    """Every scikit-learn estimator check passes. The array-API check only runs when
+    SCIPY_ARRAY_API is set and does not apply (the estimator is numpy-only), so it is the
+    one check allowed to report "skipped" here, instead of pytest skipping a test."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(estimator, on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results
+              if r["status"] == "failed"]
+    assert not failed
+    skipped = {r["check_name"] for r in results if r["status"] == "skipped"}
+    assert skipped <= {"check_array_api_input"}
+    assert sum(r["status"] == "passed" for r in results) > 40
