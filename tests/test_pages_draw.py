@@ -1,0 +1,149 @@
+"""AppTest of the Draw page: blank hint, a drawing injected into the canvas, Clear, models.
+
+streamlit-drawable-canvas 0.13 is a v2 component: its value lives in session state under
+its key as ``{"drawing": {"raw": <fabric json>, "data": <PNG data URL>}, "backgroundFit":
+...}``, and ``CanvasResult.image_data`` simply decodes ``data``. Setting that before a run
+is exactly what the browser's send does, so the page's whole image -> results path runs.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from lrcore.config import TrainConfig
+from lrcore.data import load_mnist
+from lrcore.train import train
+
+HINT = "Draw a digit…"
+
+
+@pytest.fixture
+def at(mnist_dir, monkeypatch) -> AppTest:
+    monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
+    monkeypatch.setenv("LR_DEFAULT_TRAIN_SIZE", "5000")
+    monkeypatch.setenv("LR_DEFAULT_MAX_ITER", "60")
+    app = AppTest.from_file("../app.py", default_timeout=60)
+    app.run()
+    app.switch_page("pages/draw.py")
+    app.run()
+    assert not app.exception
+    return app
+
+
+def png_url(draw) -> str:
+    img = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    draw(ImageDraw.Draw(img))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def stroke(d):
+    d.line([(140, 50), (140, 230)], fill=(255, 255, 255, 255), width=20)
+
+
+def canvas_key(at: AppTest) -> str:
+    """The canvas's current key (pages/draw.py bumps the number on Clear)."""
+    gen = at.session_state["draw_canvas_gen"] if "draw_canvas_gen" in at.session_state else 0
+    return f"draw_canvas_{gen}"
+
+
+def inject(at: AppTest, draw) -> None:
+    at.session_state[canvas_key(at)] = {
+        "drawing": {"raw": {"objects": [{"type": "path"}]}, "data": png_url(draw)},
+        "backgroundFit": None,
+    }
+    at.run()
+    assert not at.exception
+
+
+def prediction(at: AppTest) -> str | None:
+    """The big predicted digit, or None when the page shows none."""
+    for m in at.markdown:
+        if "font-size:4.5rem" in m.value:
+            return m.value.split("line-height:1'>")[1].split("<")[0]
+    return None
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Plotly figures on the page, by element id suffix (draw_proba, draw_evidence, ...)."""
+    out = {}
+    for el in at.get("plotly_chart"):
+        fig = json.loads(el.proto.spec)
+        out[el.proto.id] = fig
+    return out
+
+
+def array(value) -> np.ndarray:
+    """A plotly JSON array: a list, or plotly 6+'s typed form {"dtype", "bdata"}."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value)
+
+
+def proba_of(at: AppTest) -> np.ndarray:
+    (fig,) = [f for k, f in charts(at).items() if "draw_proba" in k]
+    return array(fig["data"][0]["y"])
+
+
+def hint_shown(at: AppTest) -> bool:
+    return any(HINT in i.value for i in at.info)
+
+
+def test_blank_canvas_shows_hint_and_no_guess(at):
+    assert hint_shown(at)
+    assert prediction(at) is None
+    assert not charts(at)
+    assert "default model" in " ".join(c.value for c in at.caption)
+    assert at.slider(key="draw_stroke").value == 20
+    # An all-black image (e.g. after the toolbar's reset) is blank too.
+    inject(at, lambda d: None)
+    assert hint_shown(at) and prediction(at) is None
+
+
+def test_drawing_shows_prediction_charts_and_clear_empties(at):
+    inject(at, stroke)
+    assert not hint_shown(at)
+    assert prediction(at) == "1"
+    ids = " ".join(charts(at))
+    for key in ("draw_proba", "draw_seen", "draw_evidence"):
+        assert key in ids
+    assert sum(proba_of(at)) == pytest.approx(100.0)
+    old_key = canvas_key(at)
+    at.button(key="draw_clear").click().run()
+    assert canvas_key(at) != old_key  # a fresh, empty canvas
+    assert hint_shown(at) and prediction(at) is None
+
+
+def test_naive_toggle_shows_what_naive_resize_predicts(at):
+    inject(at, stroke)
+    assert "draw_naive_seen" not in " ".join(charts(at))
+    at.toggle(key="draw_naive").set_value(True).run()
+    assert "draw_naive_seen" in " ".join(charts(at))
+    assert any("Naive resize → the model predicts" in m.value for m in at.markdown)
+
+
+def test_switching_the_current_model_updates_the_scores(at, mnist_dir):
+    inject(at, stroke)
+    before = proba_of(at)
+    other = train(TrainConfig(train_size=300, test_size=500, max_iter=5, preprocess="standardize"),
+                  load_mnist("idx", mnist_dir))
+    at.session_state["runs"] = {"run 1": other}
+    at.session_state["current_run"] = "run 1"
+    at.run()
+    assert not at.exception
+    assert "run 1" in " ".join(c.value for c in at.caption)
+    after = proba_of(at)
+    assert not np.allclose(before, after)
+    # A preprocessing that changes the picture shows it before and after.
+    assert "draw_seen_raw" in " ".join(charts(at))
+    # The page's own picker switches back to the default model.
+    at.selectbox(key="draw_model").set_value("default").run()
+    assert at.session_state["current_run"] == "default"
+    assert np.allclose(proba_of(at), before)
