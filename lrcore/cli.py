@@ -1,4 +1,4 @@
-"""Command line: ``python -m lrcore train|evaluate ...``.
+"""Command line: ``python -m lrcore train|evaluate|experiment ...``.
 
 The CLI is the one place in lrcore that writes to the terminal. Bad arguments print one
 line (``error: ...``) and exit with status 2, never a traceback.
@@ -52,7 +52,81 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--data", default="auto")
     e.add_argument("--data-dir", default=None)
     e.add_argument("--json", action="store_true")
+
+    x = sub.add_parser("experiment", help="run one experiment of lrcore.experiments and "
+                       "print its table",
+                       description="Experiments: " + ", ".join(EXPERIMENT_NAMES) + ". Only the "
+                       "options an experiment takes may be given; the others are errors.")
+    x.add_argument("name", help=", ".join(EXPERIMENT_NAMES))
+    for flag, help_ in _EXPERIMENT_OPTIONS.items():
+        x.add_argument(flag, default=None, help=help_)
+    x.add_argument("--data", default="auto", help="auto, idx, openml or sample")
+    x.add_argument("--data-dir", default=None, help="folder with the four MNIST IDX files")
+    x.add_argument("--csv", default=None, help="write the table (with a # params line) here")
+    x.add_argument("--json", action="store_true", help="last line: the result as JSON")
     return p
+
+
+# Kept in step with lrcore.experiments.EXPERIMENTS by a test; listed here so that building
+# the parser does not import pandas and scikit-learn.
+EXPERIMENT_NAMES = ("size", "c-path", "cv", "ovr", "binary", "preprocess", "models")
+
+# Option -> help. The keyword argument is the option's name with "_" for "-"; each value is
+# converted by _EXPERIMENT_TYPES and validated by the experiment itself.
+_EXPERIMENT_OPTIONS = {
+    "--train-size": "training digits (first rows)",
+    "--test-size": "test digits (models)",
+    "--sizes": "comma-separated training sizes (size)",
+    "--C": "inverse regularization strength",
+    "--Cs": "comma-separated grid of C (c-path, cv)",
+    "--penalty": "l2 or l1 (size, cv)",
+    "--penalties": "comma-separated, e.g. l1,l2 (c-path)",
+    "--folds": "number of cross-validation folds (cv)",
+    "--digit": "the digit to detect (binary)",
+    "--preprocess": "unit, standardize, deskew or raw",
+    "--modes": "comma-separated preprocessing modes (preprocess)",
+    "--max-iter": "iteration budget per fit",
+    "--seed": "seed of the subset shuffle / fold split",
+    "--max-slow-train": "most training digits for the RBF SVM (models)",
+}
+
+
+def _int_value(name: str, text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number; got {text!r}") from None
+    if not value.is_integer():
+        raise ValueError(f"{name} must be a whole number; got {text!r}")
+    return int(value)
+
+
+def _float_value(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number; got {text!r}") from None
+    if math.isnan(value):
+        raise ValueError(f"{name} must be a number; got NaN")
+    return value
+
+
+def _list_of(convert):
+    def parse(name: str, text: str) -> list:
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        if not items:
+            raise ValueError(f"{name} must be a comma-separated list; got {text!r}")
+        return [convert(name, t) for t in items]
+    return parse
+
+
+_EXPERIMENT_TYPES = {
+    "train_size": _int_value, "test_size": _int_value, "sizes": _list_of(_int_value),
+    "C": _float_value, "Cs": _list_of(_float_value), "folds": _int_value,
+    "digit": _int_value, "max_iter": _int_value, "seed": _int_value,
+    "max_slow_train": _int_value, "penalties": _list_of(lambda n, t: t),
+    "modes": _list_of(lambda n, t: t),
+}
 
 
 def _load_data(source: str, data_dir: str | None):
@@ -140,6 +214,65 @@ def _evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _experiment(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import inspect
+
+    from lrcore.experiments import EXPERIMENTS
+
+    if args.name not in EXPERIMENTS:
+        raise _UsageError(f"unknown experiment {args.name!r}; choose from "
+                          f"{', '.join(EXPERIMENTS)}")
+    factory = EXPERIMENTS[args.name]
+    accepted = set(inspect.signature(factory).parameters) - {"data"}
+    kwargs = {}
+    for flag in _EXPERIMENT_OPTIONS:
+        key = flag[2:].replace("-", "_")
+        text = getattr(args, key)
+        if text is None:
+            continue
+        if key not in accepted:
+            takes = ", ".join(f for f in _EXPERIMENT_OPTIONS
+                              if f[2:].replace("-", "_") in accepted)
+            raise _UsageError(f"{flag} does not apply to experiment {args.name!r}; it takes "
+                              f"{takes}")
+        convert = _EXPERIMENT_TYPES.get(key, lambda n, t: t)
+        kwargs[key] = convert(key, text)
+    data = _load_data(args.data, args.data_dir)
+    print(f"data: {data.source}", file=err)
+    experiment = factory(data, **kwargs)  # ValueError -> one line, exit 2 (in main)
+    interactive = err.isatty()
+    steps = iter(experiment)
+    t0 = time.perf_counter()
+    try:
+        for step in steps:
+            if step.row is None and not interactive:
+                continue  # a log gets one line per finished point
+            line = (f"[{_bar(step.fraction)}] {step.done}/{step.total}  {step.message}  "
+                    f"{time.perf_counter() - t0:5.1f}s")
+            if interactive:
+                print(f"\r{line[:160]:<160}", end="" if step.row is None else "\n", file=err,
+                      flush=True)
+            else:
+                print(line, file=err, flush=True)
+    except KeyboardInterrupt:
+        steps.close()
+        print("\ninterrupted: showing the rows finished so far", file=err)
+    res = experiment.result()
+    if len(res.table):
+        print(res.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=out)
+    else:
+        print("(no rows finished)", file=out)
+    for note in res.notes:
+        print(f"- {note}", file=out)
+    if args.csv:
+        with open(args.csv, "w", encoding="utf-8", newline="") as f:
+            f.write(res.to_csv())
+        print(f"CSV written to {args.csv}", file=out)
+    if args.json:
+        print(json.dumps(res.to_dict()), file=out)
+    return 0
+
+
 def _json_safe(obj):
     if isinstance(obj, dict):
         return {k: _json_safe(v) for k, v in obj.items()}
@@ -157,6 +290,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
         args = _parser().parse_args(argv)
         if args.command == "train":
             return _train(args, out, err)
+        if args.command == "experiment":
+            return _experiment(args, out, err)
         return _evaluate(args, out, err)
     except _UsageError as e:
         print(f"error: {e}", file=err)

@@ -412,7 +412,10 @@ def training_size_curve(data: MnistData, sizes: Sequence[int] = (500, 1000, 2000
     """
     if isinstance(sizes, (int, np.integer)):
         sizes = [sizes]
-    sizes = [_positive_int("each training size", s, MIN_TRAIN_SIZE, 10**9) for s in sizes]
+    sizes = [_positive_int("each training size", s, 0, 10**12) for s in sizes]
+    small = [s for s in sizes if s < MIN_TRAIN_SIZE]
+    if small:
+        raise ValueError(f"each training size must be at least {MIN_TRAIN_SIZE}; got {small[0]}")
     if not sizes:
         raise ValueError("sizes must contain at least one training size")
     kept = sorted({s for s in sizes if s <= data.n_train})
