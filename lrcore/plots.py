@@ -280,24 +280,28 @@ def weight_difference(
     m_ab = _symmetric_max(np.concatenate([a.ravel(), b.ravel()]))
     m_d = _symmetric_max(diff)
 
-    left = 0.13  # room for the row names
+    left = 0.12  # room for the row names
     xdoms = _domains(n, gap=0.008 if n > 5 else 0.03, start=left, end=0.9)
-    title_h = 0.06
-    ydoms = _domains(3, gap=0.035, end=1.0 - title_h)[::-1]
+    title_h = 0.08
+    ydoms = _domains(3, gap=0.03, end=1.0 - title_h)[::-1]
     rows = [(a, labels[0], "coloraxis"), (b, labels[1], "coloraxis"),
             (diff, "A − B", "coloraxis2")]
     layout: dict[str, Any] = dict(
-        height=int(60 + 3 * max(100, 900 / max(n, 1) * 1.0)) if n > 1 else 760,
+        # Rows about as tall as the images are wide in a ~1000 px wide page, so that the
+        # equal-aspect images fill their rows instead of floating in white space.
+        height=300 if n > 5 else 760,
         margin=dict(l=10, r=10, t=30, b=10), font=_FONT, plot_bgcolor="white",
         annotations=[],
         coloraxis=dict(colorscale=WEIGHT_COLORSCALE, cmin=-m_ab, cmax=m_ab, cmid=0.0,
-                       colorbar=dict(title=dict(text="weight (A, B)", side="top"),
+                       colorbar=dict(title=dict(text="weight (A, B)", side="right"),
                                      thickness=12, x=0.92, y=ydoms[1][0], yanchor="bottom",
-                                     len=ydoms[0][1] - ydoms[1][0])),
+                                     len=ydoms[0][1] - ydoms[1][0], ypad=0,
+                                     tickfont=dict(size=10))),
         coloraxis2=dict(colorscale=WEIGHT_COLORSCALE, cmin=-m_d, cmax=m_d, cmid=0.0,
-                        colorbar=dict(title=dict(text="A − B", side="top"), thickness=12,
+                        colorbar=dict(title=dict(text="A − B", side="right"), thickness=12,
                                       x=0.92, y=ydoms[2][0], yanchor="bottom",
-                                      len=ydoms[2][1] - ydoms[2][0])),
+                                      len=ydoms[2][1] - ydoms[2][0], ypad=0, nticks=3,
+                                      tickfont=dict(size=10))),
     )
     row_names = [f"A: {labels[0]}", f"B: {labels[1]}", "A − B<br>(red: A weighs<br>more)"]
     traces = []
@@ -457,11 +461,12 @@ def confusion_heatmap(
     -------
     plotly.graph_objects.Figure
         Traces: ``Heatmap`` "correct" (diagonal; NaN elsewhere), ``Heatmap`` "mistakes"
-        (off-diagonal; NaN on the diagonal), both z of shape (K, K) with ``customdata``
-        (K, K, 2) = (true, pred); then a ``Scatter`` "cells" with one transparent square
-        marker per cell carrying the text and ``customdata`` [true, pred, count, fraction
-        of the row], which is what a click selects (plotly cannot select heatmap cells).
-        Rows = true label (first class on top), columns = predicted label.
+        (off-diagonal; NaN on the diagonal), both z and text of shape (K, K) and
+        ``customdata`` (K, K, 2) = (true, pred); then a ``Scatter`` "cells" with one
+        transparent square marker per cell (x = predicted position, y = true position)
+        and ``customdata`` [true, pred, count, fraction of the row], which is what hover
+        and a click selection see (plotly cannot select heatmap cells). Rows = true label
+        (first class on top), columns = predicted label.
     """
     counts = np.asarray(confusion)
     classes = np.asarray(classes)
@@ -485,37 +490,35 @@ def confusion_heatmap(
     cd = np.stack([true_grid, pred_grid], axis=-1).tolist()
     pos = list(range(K))
 
-    def heat(name: str, zz: np.ndarray, scale: str, zmax: float) -> dict:
-        return dict(type="heatmap", name=name, x=pos, y=pos, z=zz, customdata=cd,
-                    colorscale=scale, zmin=0.0, zmax=zmax, showscale=False,
-                    hoverinfo="skip", xgap=1, ygap=1)
-
-    # Text colour: white on the darker half of each colour scale.
-    ti, pj, txt, colors, cdata = [], [], [], [], []
+    text = np.full((K, K), "", dtype=object)
+    cdata = []
     for i in range(K):
         for j in range(K):
             n = int(counts[i, j])
             if normalize:
-                text = f"{frac[i, j]:.1%}" if n else ""
+                text[i, j] = f"{frac[i, j]:.1%}" if n else ""
             else:
-                text = f"{n:,}" if (n or i == j) else ""
-            level = z[i, j] / (diag_max if i == j else off_max)
-            ti.append(i)
-            pj.append(j)
-            txt.append(text)
-            colors.append("white" if level > 0.55 else "#222")
-            cdata.append([classes[i].item() if hasattr(classes[i], "item") else classes[i],
-                          classes[j].item() if hasattr(classes[j], "item") else classes[j],
-                          n, float(frac[i, j])])
+                text[i, j] = f"{n:,}" if (n or i == j) else ""  # blank zeros: less clutter
+            cdata.append([classes[i].item(), classes[j].item(), n, float(frac[i, j])])
+
+    def heat(name: str, zz: np.ndarray, mask: np.ndarray, scale: str, zmax: float) -> dict:
+        # The counts are heatmap text, not scatter text: a click selection dims scatter
+        # text but leaves heatmaps alone. textfont color "auto" contrasts with each cell.
+        return dict(type="heatmap", name=name, x=pos, y=pos, z=zz, customdata=cd,
+                    text=np.where(mask, text, "").tolist(), texttemplate="%{text}",
+                    textfont=dict(size=12 if K > 6 else 14),
+                    colorscale=scale, zmin=0.0, zmax=zmax, showscale=False,
+                    hoverinfo="skip", xgap=1, ygap=1)
+
+    ti = [i for i in range(K) for _ in range(K)]
+    pj = [j for _ in range(K) for j in range(K)]
     cells = dict(
-        type="scatter", name="cells", mode="markers+text", x=pj, y=ti, text=txt,
-        textposition="middle center",
-        textfont=dict(color=colors, size=12 if K > 6 else 14),
+        type="scatter", name="cells", mode="markers", x=pj, y=ti,
         customdata=cdata,
         # Transparent squares the size of a cell: what the mouse hovers and clicks.
         marker=dict(symbol="square", size=34, color="rgba(0,0,0,0)"),
         selected=dict(marker=dict(color="rgba(0,0,0,0)")),
-        unselected=dict(marker=dict(opacity=1), textfont=dict(color="#222")),
+        unselected=dict(marker=dict(opacity=0)),
         hovertemplate=("true %{customdata[0]}, predicted %{customdata[1]}<br>"
                        "%{customdata[2]:,} digits (%{customdata[3]:.1%} of the true "
                        "%{customdata[0]}s)<br><i>click to see them</i><extra></extra>"),
@@ -539,10 +542,11 @@ def confusion_heatmap(
         if hit_t.size and hit_p.size:
             i, j = int(hit_t[0]), int(hit_p[0])
             layout["shapes"].append(dict(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5,
-                                         y1=i + 0.5, line=dict(color="#111", width=3),
+                                         y1=i + 0.5, line=dict(color="#1f4fff", width=3),
                                          xref="x", yref="y"))
-    return go.Figure(data=[heat("correct", z_diag, "Greens", diag_max),
-                           heat("mistakes", z_off, "Reds", off_max), cells], layout=layout)
+    return go.Figure(data=[heat("correct", z_diag, eye, "Greens", diag_max),
+                           heat("mistakes", z_off, ~eye, "Reds", off_max), cells],
+                     layout=layout)
 
 
 def confusion_cell(point: dict, classes: ArrayLike) -> tuple[Any, Any] | None:
