@@ -35,6 +35,10 @@ DEFAULT_ID = "default"
 RUNS = "runs"  # dict[str, TrainedModel]: this session's runs, in order
 CURRENT = "current_run"  # id of the current model: a key of RUNS or DEFAULT_ID
 RUN_COUNTER = "run_counter"  # last run number given out in this session
+# A training a page is running or was running when a click, a Stop or a page switch cut it
+# short: {"training": Training, "progress": latest Progress, "model": TrainedModel | None}.
+PENDING = "pending_training"
+LAST_TRAINED = "last_trained_run"  # id of the run most recently trained in this session
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")
@@ -45,12 +49,15 @@ def get_data() -> MnistData:
 
 
 def default_config(data: MnistData) -> TrainConfig:
-    """The model every session starts with: L2 softmax on pixels/255, all training data.
+    """The model every session starts with: L2 softmax (C=0.01) on pixels/255, all data.
 
     ``LR_DEFAULT_TRAIN_SIZE`` (environment) shrinks it for tests.
     """
     size = int(os.environ.get("LR_DEFAULT_TRAIN_SIZE", data.n_train))
-    return TrainConfig(penalty="l2", C=1.0, preprocess="unit",
+    # C=0.01 rather than sklearn's default 1: the weight images are then recognisable
+    # digit templates (C=1 looks like noise) at the same test accuracy (0.903 vs 0.905 on
+    # 10,000 digits) and in half the iterations.
+    return TrainConfig(penalty="l2", C=0.01, preprocess="unit",
                        train_size=min(size, data.n_train), test_size=data.n_test,
                        max_iter=int(os.environ.get("LR_DEFAULT_MAX_ITER", 100)), tol=1e-4)
 
@@ -139,6 +146,31 @@ def add_run(model: TrainedModel, *, make_current: bool = True) -> str:
     return rid
 
 
+def adopt_pending_training() -> str | None:
+    """Turn the training left in ``st.session_state[PENDING]`` into a run (the current one)
+    and return its id; None if there is none or it never finished an iteration.
+
+    Called by the sidebar, i.e. at the start of every script run: a page switch stops the
+    training page with a StopException that keeps firing at every ``st.*`` call until the
+    run ends, so that page can compute the model (plain Python) but not store it; the next
+    run, whatever its page, does. Idempotent, so a half-done call is simply repeated.
+    """
+    pending = st.session_state.get(PENDING)
+    if pending is None:
+        return None
+    model = pending.get("model")
+    if model is None:
+        run = pending["training"]
+        if run.latest is None:  # stopped before the first iteration: nothing to keep
+            st.session_state.pop(PENDING, None)
+            return None
+        model = pending["model"] = run.result()  # test metrics: ~1 s
+    rid = next((r for r, m in runs().items() if m is model), None) or add_run(model)
+    st.session_state[LAST_TRAINED] = rid
+    st.session_state.pop(PENDING, None)
+    return rid
+
+
 def current_id() -> str:
     rid = st.session_state.get(CURRENT, DEFAULT_ID)
     if rid != DEFAULT_ID and rid not in runs():
@@ -167,6 +199,12 @@ def model_label(rid: str, model: TrainedModel) -> str:
 def sidebar() -> None:
     """Data in use and current model, on every page."""
     data = get_data()
+    import sys; print("SIDEBAR", PENDING in st.session_state, list(st.session_state.keys())[:50], file=sys.stderr)
+    try:
+        adopt_pending_training()
+    except Exception as e:  # never break every page over one lost run
+        st.session_state.pop(PENDING, None)
+        st.sidebar.error(f"An interrupted training could not be kept: {e}")
     with st.sidebar:
         st.caption("**Data in use**")
         st.write(f"{data.source}  \n{data.n_train:,} training / {data.n_test:,} test digits")
