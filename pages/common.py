@@ -199,7 +199,6 @@ def model_label(rid: str, model: TrainedModel) -> str:
 def sidebar() -> None:
     """Data in use and current model, on every page."""
     data = get_data()
-    import sys; print("SIDEBAR", PENDING in st.session_state, list(st.session_state.keys())[:50], file=sys.stderr)
     try:
         adopt_pending_training()
     except Exception as e:  # never break every page over one lost run
