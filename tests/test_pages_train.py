@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 from lrcore.config import TrainConfig
 from lrcore.train import Training, train
+from pages.common import LAST_TRAINED as LAST
+from pages.common import PENDING
 from pages.train import (
-    LAST,
-    PENDING,
     WIDGET_KEYS,
     config_from_params,
     page_defaults,
@@ -222,7 +222,27 @@ def test_an_interruption_inside_the_loop_keeps_the_model(at, monkeypatch):
     assert not at.button(key="train_go").disabled
 
 
-def test_training_after_a_page_switch_keeps_settings(at):
+def test_the_next_page_adopts_a_training_cut_short_by_a_page_switch(env, mnist):
+    """A page switch stops the Train page with a StopException that fires again at every
+    st.* call, so its finally clause can only compute the model; the next run of any page
+    (here Home, through the shared sidebar) stores it and makes it current."""
+    run = Training(TrainConfig(train_size=300, test_size=500, max_iter=50), mnist)
+    it = iter(run)
+    for _ in range(4):
+        progress = next(it)
+    model = run.result()
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.session_state[PENDING] = {"training": run, "progress": progress, "model": model}
+    at.run()
+    assert not at.exception
+    (rid, kept), = at.session_state[RUNS].items()
+    assert kept is model and at.session_state[CURRENT] == rid
+    assert kept.summary["status"] == "stopped" and kept.summary["n_iter"] == 4
+    assert any(rid in m.value for m in at.sidebar.markdown)
+    assert PENDING not in at.session_state
+
+
+def test_settings_survive_a_page_switch(at):
     widget(at, "train_size").set_value(3000).run()
     widget(at, "preprocess").set_value("deskew").run()
     at.switch_page("pages/home.py").run()

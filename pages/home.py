@@ -1,0 +1,46 @@
+"""Home: what this dashboard is, where to start, and the state of the data and default model."""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.common import default_model_status, get_data
+
+
+def run() -> None:
+    st.title("Softmax regression on MNIST")
+    st.write(
+        "Teach a computer to read handwritten digits with the simplest model that works: "
+        "softmax regression, ten weighted sums of 784 pixels turned into probabilities. "
+        "Train your own model and watch it learn live, then draw a digit and see what it says."
+    )
+    c1, c2, _ = st.columns([1, 1, 2])
+    with c1:
+        st.page_link("pages/train.py", label="Train a model", icon="🏋️")
+    with c2:
+        st.page_link("pages/draw.py", label="Draw a digit", icon="✏️")
+
+    st.subheader("What you'll learn")
+    st.markdown(
+        "- how the loss falls and the accuracy rises, iteration by iteration\n"
+        "- what the penalty and its strength **C** do to the weights (L2, L1, elastic-net)\n"
+        "- what each digit's weights look like as an image, and where the model goes wrong"
+    )
+
+    data = get_data()
+    model, progress = default_model_status()
+    st.subheader("Ready?")
+    st.write(f"**Data:** {data.source} — {data.n_train:,} training and "
+             f"{data.n_test:,} test digits.")
+    if model is not None:
+        st.write(f"**Default model:** ready, test accuracy "
+                 f"{model.summary.get('test_accuracy', 0):.1%} "
+                 f"({model.config.train_size:,} training digits).")
+    elif progress is not None:
+        st.write(f"**Default model:** being trained right now (iteration {progress.iteration}).")
+    else:
+        st.write("**Default model:** not trained yet; it is trained the first time a page "
+                 "needs it, or you can train your own on the Train page.")
+
+
+if __name__ == "__main__":  # Streamlit runs each page as __main__
+    run()

@@ -1,0 +1,626 @@
+"""Train: choose the settings, train a softmax regression live, stop it, keep every run.
+
+How a Stop survives Streamlit's reruns. Any click (Stop, another widget, another page)
+makes Streamlit raise a ``RerunException`` (a click on this page) or a ``StopException`` (a
+page switch, Streamlit's own Stop) inside this script at its next ``st.*`` call, i.e.
+between two iterations. So:
+
+* while training, ``st.session_state[PENDING]`` holds the :class:`~lrcore.train.Training`
+  (which carries the model as of its last finished iteration) and the latest Progress;
+  keeping it is only a reference, so it costs nothing per iteration;
+* a ``finally`` around the loop computes the run (``Training.result()``: test metrics,
+  ~1 s, plain Python) and stores it as a run before the interruption leaves this run;
+* a StopException keeps firing at every ``st.*`` call until the run ends, so storing can
+  fail there: the sidebar of the next run, whatever its page, adopts the computed model
+  (:func:`pages.common.adopt_pending_training`). A finished model is never lost.
+
+Settings live in widgets with explicit keys, are validated field by field through
+:class:`~lrcore.config.TrainConfig` (its messages appear under the control concerned), and
+are mirrored in the URL's query parameters so that one link reproduces them.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+from lrcore.config import C_MAX, C_MIN, MIN_TRAIN_SIZE, PREPROCESS_MODES, TrainConfig
+from lrcore.data import MnistData
+from lrcore.plots import training_curves
+from lrcore.train import TrainedModel, Training
+from pages.common import (
+    CURRENT,
+    DEFAULT_ID,
+    LAST_TRAINED,
+    PENDING,
+    add_run,
+    adopt_pending_training,
+    current_id,
+    get_data,
+    model_label,
+    runs,
+)
+
+# ----------------------------------------------------------------------------- keys
+# TrainConfig field -> widget key. These fields, and only these, go into the URL.
+WIDGET_KEYS = {
+    "penalty": "train_penalty",
+    "C": "train_C",
+    "l1_ratio": "train_l1_ratio",
+    "multi_class": "train_multi_class",
+    "preprocess": "train_preprocess",
+    "train_size": "train_size",
+    "test_size": "train_test_size",
+    "shuffle": "train_shuffle",
+    "seed": "train_seed",
+    "tol": "train_tol",
+    "max_iter": "train_max_iter",
+}
+FIELDS = tuple(WIDGET_KEYS)
+K_C_SLIDER = "train_C_slider"
+
+REQUEST = "train_requested"  # set by the Train button's callback
+URL_READ = "train_url_read"  # the URL has been read once in this session
+ORIGINS = "train_run_origins"  # run id -> "uploaded <file>" (others were trained here)
+UPLOADS = "train_uploads_seen"  # file_id -> (kind, message) of processed uploads
+SELECT_NEXT = "train_select_next"  # run id to select in the runs selectbox on the next run
+SELECTED_LAST = "train_selected_last"  # LAST_TRAINED when it was last selected automatically
+NOTICE = "train_notice"  # (kind, message) shown once after a rerun
+
+# ----------------------------------------------------------------------------- choices
+PENALTY_LABELS = {"l2": "L2", "l1": "L1", "elasticnet": "elastic-net", "none": "none"}
+MULTI_CLASS_LABELS = {"multinomial": "softmax", "ovr": "one-vs-rest"}
+PREPROCESS_LABELS = {
+    "unit": "pixels / 255",
+    "standardize": "standardize each pixel",
+    "deskew": "deskew, then / 255",
+    "raw": "raw pixels (0-255)",
+}
+STATUS_LABELS = {"converged": "converged", "max_iter": "hit max_iter",
+                 "stalled": "stalled", "stopped": "stopped by the user"}
+# 1-2-5 steps per decade: a log scale whose every stop is a number people can say.
+C_GRID = tuple(float(f"{m}e{e}") for e in range(-4, 4) for m in (1, 2, 5)) + (1e4,)
+TOL_GRID = tuple(float(f"1e{e}") for e in range(-8, 0))
+# ~6-7 redraws per second: smooth to the eye, and the plotly JSON and the browser's
+# re-render stay a small fraction of the training time even when iterations take 10 ms.
+REDRAW_SECONDS = 0.15
+
+
+# ----------------------------------------------------------------------------- settings
+def page_defaults(data: MnistData) -> TrainConfig:
+    """What the page starts with: fast (10,000 digits) and a sensible model."""
+    return TrainConfig(penalty="l2", C=1.0, preprocess="unit",
+                       train_size=min(10_000, data.n_train), test_size=min(10_000, data.n_test),
+                       max_iter=100, tol=1e-4)
+
+
+def fmt_number(x: float) -> str:
+    return f"{x:.12g}"
+
+
+def describe(cfg: TrainConfig) -> str:
+    """Short label of settings, e.g. "L1, C=0.01, 5,000 digits" (as model_label says it)."""
+    pen = PENALTY_LABELS["none" if cfg.penalty is None else cfg.penalty]
+    C = "" if cfg.penalty is None else f", C={cfg.C:g}"
+    return f"{pen}{C}, {cfg.train_size:,} digits"
+
+
+def snap_C(C: float) -> float:
+    """The stop of the C slider nearest to ``C`` on the log scale."""
+    return min(C_GRID, key=lambda g: abs(math.log10(g) - math.log10(C)))
+
+
+def widget_values(cfg: TrainConfig) -> dict[str, Any]:
+    """Widget key -> value showing ``cfg``."""
+    C = cfg.C if math.isfinite(cfg.C) else 1.0  # no penalty: keep a usable C in the box
+    values = {
+        "penalty": "none" if cfg.penalty is None else cfg.penalty,
+        "C": fmt_number(C),
+        "l1_ratio": float(cfg.l1_ratio),
+        "multi_class": cfg.multi_class,
+        "preprocess": cfg.preprocess,
+        "train_size": int(cfg.train_size),
+        "test_size": int(cfg.test_size),
+        "shuffle": bool(cfg.shuffle),
+        "seed": int(cfg.seed),
+        "tol": float(cfg.tol),
+        "max_iter": int(cfg.max_iter),
+    }
+    out = {WIDGET_KEYS[f]: v for f, v in values.items()}
+    out[K_C_SLIDER] = snap_C(C)
+    return out
+
+
+def config_from_params(params: Mapping[str, Any], defaults: TrainConfig,
+                       data: MnistData) -> tuple[TrainConfig, str | None]:
+    """Settings from URL query parameters over ``defaults``; (defaults, warning) if invalid."""
+    given = {k: params[k] for k in FIELDS if k in params}
+    if not given:
+        return defaults, None
+    try:
+        cfg = TrainConfig.from_dict({**defaults.to_dict(), **given})
+        cfg.check_sizes(data.n_train, data.n_test)
+    except ValueError as e:
+        return defaults, (f"The settings in this link could not be used ({e}), so the page "
+                          "shows the default settings instead.")
+    return cfg, None
+
+
+def url_params(cfg: TrainConfig) -> dict[str, str]:
+    """The training settings as query parameters (C only with a penalty, l1_ratio only
+    for elastic-net: a link shows what matters)."""
+    d = cfg.to_dict()
+    out = {}
+    for k in FIELDS:
+        v = d[k]
+        out[k] = ("true" if v else "false") if isinstance(v, bool) else (
+            fmt_number(v) if isinstance(v, float) else str(v))
+    if cfg.penalty is None:
+        del out["C"]
+    if cfg.penalty != "elasticnet":
+        del out["l1_ratio"]
+    return out
+
+
+def validate(values: Mapping[str, Any], n_train: int,
+             n_test: int) -> tuple[TrainConfig | None, dict[str, str]]:
+    """(config or None, field -> message). Each field is checked alone through TrainConfig,
+    so every control gets its own message, not just the first failure."""
+    errors: dict[str, str] = {}
+    values = dict(values)
+    if values["penalty"] == "none":
+        values["C"] = math.inf  # C is unused; whatever is typed in the box does not matter
+    for name in FIELDS:
+        probe = {name: values[name]}
+        if name == "C":
+            probe["penalty"] = values["penalty"] if "penalty" not in errors else "l2"
+        try:
+            TrainConfig(**probe)
+        except ValueError as e:
+            errors[name] = str(e)
+    for name in ("train_size", "test_size"):
+        if name not in errors:
+            try:
+                TrainConfig(**{name: values[name]}).check_sizes(
+                    n_train if name == "train_size" else 10**9,
+                    n_test if name == "test_size" else 10**9)
+            except ValueError as e:
+                errors[name] = str(e)
+    if errors:
+        return None, errors
+    try:
+        return TrainConfig(**values), {}
+    except ValueError as e:  # a rule between fields
+        return None, {"": str(e)}
+
+
+def advice(values: Mapping[str, Any]) -> dict[str, str]:
+    """Settings that work but deserve a word (field -> warning)."""
+    out = {}
+    if values["penalty"] == "none":
+        out["penalty"] = ("Without a penalty nothing keeps the weights small: on MNIST they "
+                          "keep growing, training usually runs to max_iter and the test "
+                          "loss may rise while the training loss falls (overfitting).")
+    if values["preprocess"] == "raw":
+        out["preprocess"] = ("Raw 0-255 pixels make the problem badly scaled: the solver "
+                             "needs many more iterations. Pixels / 255 is the usual choice.")
+    return out
+
+
+def _settings_from_url(data: MnistData) -> str | None:
+    """On the session's first visit, give every settings widget its value from the URL (or
+    the defaults). Afterwards the widgets keep their values themselves, also while hidden
+    or while the user is on another page (``persist_state="session"``). Returns a warning
+    about an unusable link, if any."""
+    ss = st.session_state
+    if ss.get(URL_READ):
+        return None
+    ss[URL_READ] = True
+    cfg, warning = config_from_params(st.query_params.to_dict(), page_defaults(data), data)
+    for key, v in widget_values(cfg).items():
+        ss[key] = v
+    return warning
+
+
+def _read_values() -> dict[str, Any]:
+    return {f: st.session_state[k] for f, k in WIDGET_KEYS.items()}
+
+
+def _sync_url(cfg: TrainConfig) -> None:
+    """Write the settings into the URL; only what changed (each write is a message)."""
+    qp = st.query_params
+    want = url_params(cfg)
+    for k in FIELDS:
+        if k in want and qp.get(k) != want[k]:
+            qp[k] = want[k]
+        elif k not in want and k in qp:
+            del qp[k]
+
+
+def _on_C_slider() -> None:
+    st.session_state[WIDGET_KEYS["C"]] = fmt_number(st.session_state[K_C_SLIDER])
+
+
+def _on_C_text() -> None:
+    try:
+        C = float(st.session_state[WIDGET_KEYS["C"]])
+    except (TypeError, ValueError):
+        return  # the message appears under the box; the slider stays where it was
+    if math.isfinite(C) and C > 0:
+        st.session_state[K_C_SLIDER] = snap_C(C)
+
+
+def _request_training() -> None:
+    st.session_state[REQUEST] = True
+
+
+# ----------------------------------------------------------------------------- runs
+def read_model_file(raw: bytes) -> TrainedModel:
+    """A model from an uploaded file; ``ValueError`` with a readable message if unusable."""
+    try:
+        model = TrainedModel.load(raw)
+    except ValueError:
+        raise
+    except Exception as e:  # anything else a hostile or damaged file could provoke
+        raise ValueError(f"could not read this model file ({type(e).__name__}: {e})") from None
+    n_features = model.model.coef_.shape[1]
+    if n_features != 784:
+        raise ValueError(f"this model expects {n_features} inputs per digit, but MNIST "
+                         "digits have 784 pixels (28 x 28)")
+    return model
+
+
+def _finalize_interrupted(pending: dict[str, Any]) -> None:
+    """Called in the ``finally`` of the loop while a Stop, a click or a page switch is on
+    its way out of this run. It must not raise (that would replace the interruption), and a
+    page switch makes every ``st.*`` call raise again: so first compute the model in plain
+    Python, then try to store it; whatever is left undone, the sidebar of the next run
+    (any page) finishes with the model already computed."""
+    try:
+        run: Training = pending["training"]
+        if run.latest is not None and pending.get("model") is None:
+            pending["model"] = run.result()
+        adopt_pending_training()
+    except BaseException:  # noqa: BLE001 - see docstring
+        pass
+
+
+def runs_table(items: Mapping[str, TrainedModel], current: str,
+               origins: Mapping[str, str]) -> list[dict[str, Any]]:
+    """One row per run: its settings and metrics."""
+    rows = []
+    for rid, m in items.items():
+        c, s = m.config, m.summary
+        rows.append({
+            "run": rid,
+            "current": "✓" if rid == current else "",
+            "status": STATUS_LABELS.get(s.get("status"), s.get("status")),
+            "test accuracy": s.get("test_accuracy"),
+            "test log-loss": s.get("test_log_loss"),
+            "zero weights %": s.get("sparsity"),
+            "iterations": s.get("n_iter"),
+            "seconds": s.get("fit_seconds"),
+            "penalty": PENALTY_LABELS["none" if c.penalty is None else c.penalty],
+            "C": None if c.penalty is None else c.C,
+            "l1_ratio": c.l1_ratio if c.penalty == "elasticnet" else None,
+            "train digits": c.train_size,
+            "preprocessing": PREPROCESS_LABELS.get(c.preprocess, c.preprocess),
+            "classes": MULTI_CLASS_LABELS.get(c.multi_class, c.multi_class),
+            "max_iter": c.max_iter,
+            "tol": c.tol,
+            "test digits": c.test_size,
+            "origin": origins.get(rid, "trained here"),
+        })
+    return rows
+
+
+def _make_current() -> None:
+    rid = st.session_state.get("train_run_select")
+    if rid in runs():
+        st.session_state[CURRENT] = rid
+
+
+def _use_default() -> None:
+    st.session_state[CURRENT] = DEFAULT_ID
+
+
+def _delete() -> None:
+    rid = st.session_state.get("train_run_select")
+    if rid not in runs():
+        return
+    del runs()[rid]
+    st.session_state.get(ORIGINS, {}).pop(rid, None)
+    if st.session_state.get(CURRENT) == rid:
+        st.session_state[CURRENT] = DEFAULT_ID
+    remaining = list(runs())
+    if remaining:
+        st.session_state["train_run_select"] = remaining[-1]
+    st.session_state[NOTICE] = ("info", f"Deleted {rid}.")
+
+
+# ----------------------------------------------------------------------------- drawing
+def _message(errors: Mapping[str, str], warnings: Mapping[str, str], name: str) -> None:
+    if name in errors:
+        st.error(errors[name])
+    elif name in warnings:
+        st.warning(warnings[name])
+
+
+def _controls(data: MnistData, values: Mapping[str, Any], errors: Mapping[str, str],
+              busy: bool) -> None:
+    warn = advice(values)
+    no_penalty = values["penalty"] == "none"
+    st.radio("Penalty", tuple(PENALTY_LABELS), format_func=PENALTY_LABELS.get,
+             key=WIDGET_KEYS["penalty"], persist_state="session", horizontal=True,
+             disabled=busy,
+             help="L2 shrinks all weights; L1 sets many exactly to zero; elastic-net mixes "
+                  "both; none fits the training digits as closely as it can.")
+    _message(errors, warn, "penalty")
+    st.select_slider("C (log scale)", options=C_GRID, format_func=fmt_number,
+                     key=K_C_SLIDER, persist_state="session", on_change=_on_C_slider,
+                     disabled=busy or no_penalty,
+                     help="Inverse penalty strength. Small C: strong penalty, small and "
+                          "smooth weights. Large C: weak penalty, the model fits the training "
+                          "digits closely.")
+    st.text_input("C, exact value", key=WIDGET_KEYS["C"], persist_state="session",
+                  on_change=_on_C_text, disabled=busy or no_penalty,
+                  help=f"Any number from {C_MIN:g} to {C_MAX:g}, e.g. 0.05 or 2e3. "
+                       "The slider moves to the nearest stop.")
+    if no_penalty:
+        st.caption("C is not used without a penalty.")
+    else:
+        _message(errors, warn, "C")
+    if values["penalty"] == "elasticnet":
+        st.slider("l1_ratio: 0 = pure L2, 1 = pure L1", 0.0, 1.0, step=0.05,
+                  key=WIDGET_KEYS["l1_ratio"], persist_state="session", disabled=busy)
+        _message(errors, warn, "l1_ratio")
+
+    a, b = st.columns(2)
+    with a:
+        st.number_input("Training digits", min_value=MIN_TRAIN_SIZE, step=1000,
+                        key=WIDGET_KEYS["train_size"], persist_state="session",
+                        disabled=busy, help=f"{MIN_TRAIN_SIZE} to {data.n_train:,} (all)")
+    with b:
+        st.number_input("Max iterations", min_value=1, max_value=100_000, step=10,
+                        key=WIDGET_KEYS["max_iter"], persist_state="session", disabled=busy)
+    for name in ("train_size", "max_iter"):
+        _message(errors, warn, name)
+    st.selectbox("Preprocessing", PREPROCESS_MODES, format_func=PREPROCESS_LABELS.get,
+                 key=WIDGET_KEYS["preprocess"], persist_state="session", disabled=busy,
+                 help="Stored with the model: a drawn digit goes through the same steps.")
+    _message(errors, warn, "preprocess")
+
+    # Open when something in it needs attention or differs from the defaults (e.g. a
+    # teacher's link changed the tolerance): nothing that matters hides behind a fold.
+    more = ("test_size", "multi_class", "tol", "shuffle", "seed")
+    usual = widget_values(page_defaults(data))
+    changed = any(values[n] != usual[WIDGET_KEYS[n]] for n in more)
+    with st.expander("More settings", expanded=changed or any(n in errors for n in more)):
+        st.radio("Classes", tuple(MULTI_CLASS_LABELS), format_func=MULTI_CLASS_LABELS.get,
+                 key=WIDGET_KEYS["multi_class"], persist_state="session", horizontal=True,
+                 disabled=busy,
+                 help="softmax: one model whose 10 probabilities sum to 1; one-vs-rest: 10 "
+                      "separate yes/no models.")
+        _message(errors, warn, "multi_class")
+        a, b = st.columns(2)
+        with a:
+            st.number_input("Test digits", min_value=1, step=1000,
+                            key=WIDGET_KEYS["test_size"], persist_state="session",
+                            disabled=busy, help=f"1 to {data.n_test:,} (all)")
+        with b:
+            tol_options = sorted(set(TOL_GRID) | {float(values["tol"])})
+            st.select_slider("Tolerance", options=tol_options, format_func=lambda v: f"{v:g}",
+                             key=WIDGET_KEYS["tol"], persist_state="session", disabled=busy,
+                             help="Training stops when the largest gradient entry is below it.")
+        for name in ("test_size", "tol"):
+            _message(errors, warn, name)
+        a, b = st.columns(2, vertical_alignment="bottom")
+        with a:
+            st.checkbox("Shuffle", key=WIDGET_KEYS["shuffle"], persist_state="session",
+                        disabled=busy,
+                        help="Off: the first digits of each set. On: a random subset drawn "
+                             "with the seed.")
+        with b:
+            st.number_input("Seed", min_value=0, max_value=2**32 - 1, step=1,
+                            key=WIDGET_KEYS["seed"], persist_state="session",
+                            disabled=busy or not values["shuffle"])
+        for name in ("shuffle", "seed"):
+            _message(errors, warn, name)
+
+
+def _train_live(cfg: TrainConfig, data: MnistData) -> None:
+    """Train with a live chart; the run is stored whatever ends the loop (see module doc)."""
+    st.subheader(f"Training: {describe(cfg)}")
+    chart = st.empty()
+    chart.plotly_chart(training_curves([]), key="train_live_0")  # axes now: no jump later
+    bar = st.progress(0.0, text=f"Preparing {cfg.train_size:,} digits…")
+    interrupted, failure, gen = True, None, None
+    pending: dict[str, Any] = {}
+    last_draw, n_draws = 0.0, 0
+    try:
+        run = Training(cfg, data)
+        pending.update(training=run, progress=None, model=None)
+        st.session_state[PENDING] = pending
+        gen = iter(run)
+        for p in gen:
+            # The Training holds the model as of this iteration; the reference in session
+            # state is all a Stop needs. Storing the Progress too costs nothing.
+            pending["progress"] = p
+            now = time.perf_counter()
+            if now - last_draw >= REDRAW_SECONDS or p.status != "running":
+                n_draws += 1
+                chart.plotly_chart(training_curves(run.model.history_),
+                                   key=f"train_live_{n_draws}")
+                test = "" if p.test_accuracy is None else \
+                    f" · test accuracy {p.test_accuracy:.1%}"
+                bar.progress(min(p.iteration / cfg.max_iter, 1.0),
+                             text=f"Iteration {p.iteration} of at most {cfg.max_iter} · "
+                                  f"{p.elapsed:.1f} s{test}")
+                last_draw = time.perf_counter()
+        interrupted = False
+        bar.progress(1.0, text="Computing the test metrics…")
+    except Exception as e:  # a genuine failure (Stop and reruns are BaseExceptions)
+        interrupted, failure = False, e
+    finally:
+        if gen is not None:
+            gen.close()
+        if interrupted and pending:  # Stop, another click, another page
+            _finalize_interrupted(pending)
+    rid = adopt_pending_training() if pending else None
+    if failure is not None:
+        st.session_state[NOTICE] = (
+            "error", f"Training failed: {failure}" + (
+                f" The model as of the last finished iteration is kept as {rid}." if rid
+                else ""))
+    st.rerun()  # redraw the page with the controls enabled and the run in the table
+
+
+def _last_run_panel() -> None:
+    rid = st.session_state.get(LAST_TRAINED)
+    if rid not in runs():
+        st.info("Choose the settings on the left and press **Train**: the loss and "
+                "accuracy curves are drawn here while the model learns. **Stop** keeps "
+                "the model as it is at that moment.")
+        return
+    m = runs()[rid]
+    s = m.summary
+    st.subheader(model_label(rid, m))
+    if m.history:
+        st.plotly_chart(training_curves(m.history), key="train_last_chart")
+    acc, ll, sp = s.get("test_accuracy"), s.get("test_log_loss"), s.get("sparsity")
+    cols = st.columns(3) + st.columns(3)
+    cols[0].metric("Test accuracy", "–" if acc is None else f"{acc:.2%}")
+    cols[1].metric("Test log-loss", "–" if ll is None else f"{ll:.4f}")
+    cols[2].metric("Zero weights", "–" if sp is None else f"{sp:.1f}%",
+                   help="Share of the weights that are exactly 0 (L1 makes many).")
+    cols[3].metric("Iterations", s.get("n_iter", "–"))
+    cols[4].metric("Seconds", f"{s.get('fit_seconds', 0):.1f}")
+    cols[5].metric("Converged", "yes" if s.get("converged") else "no")
+    status, message = s.get("status"), s.get("message", "")
+    if status == "converged":
+        st.success(message[:1].upper() + message[1:])
+    elif status == "stopped":
+        st.warning(message[:1].upper() + message[1:] + ".")
+    elif message:
+        st.info(message[:1].upper() + message[1:] + ".")
+
+
+def _runs_section(busy: bool) -> None:
+    st.subheader("This session's runs")
+    items = runs()
+    current = current_id()
+    if not items:
+        st.caption("No runs yet: train one above or upload a model file below.")
+    else:
+        st.dataframe(
+            runs_table(items, current, st.session_state.get(ORIGINS, {})),
+            hide_index=True, key="train_runs_table",
+            column_config={
+                "status": st.column_config.TextColumn(width="medium"),
+                "C": st.column_config.NumberColumn(format="%g"),
+                "tol": st.column_config.NumberColumn(format="%g"),
+                "test accuracy": st.column_config.NumberColumn(format="percent"),
+                "test log-loss": st.column_config.NumberColumn(format="%.4f"),
+                "zero weights %": st.column_config.NumberColumn(format="%.1f"),
+                "seconds": st.column_config.NumberColumn(format="%.1f"),
+            })
+        ids = list(items)
+        nxt = st.session_state.pop(SELECT_NEXT, None)  # a new upload: select it
+        last = st.session_state.get(LAST_TRAINED)
+        if last in items and st.session_state.get(SELECTED_LAST) != last:
+            st.session_state[SELECTED_LAST] = nxt = last  # a new training: select it
+        if nxt in items:
+            st.session_state["train_run_select"] = nxt
+        elif st.session_state.get("train_run_select") not in items:
+            st.session_state["train_run_select"] = ids[-1]
+        a, b, c, d = st.columns([3, 1, 1, 1.4], vertical_alignment="bottom")
+        with a:
+            rid = st.selectbox("Run", ids, key="train_run_select", disabled=busy,
+                               format_func=lambda r: model_label(r, items[r]))
+        model = items[rid]
+        b.button("Make current", key="train_make_current", on_click=_make_current,
+                 disabled=busy or rid == current, width="stretch")
+        c.button("Delete", key="train_delete", on_click=_delete, disabled=busy,
+                 width="stretch")
+        d.download_button("Download model file", data=model.to_bytes,
+                          file_name=f"mnist-softmax-{rid.replace(' ', '')}.npz",
+                          mime="application/octet-stream", key="train_download",
+                          on_click="ignore", disabled=busy, width="stretch")
+        if current != DEFAULT_ID:
+            st.button("Use the default model again", key="train_use_default",
+                      on_click=_use_default, disabled=busy)
+
+    up = st.file_uploader("Add a model file (.npz, as downloaded here)", type=["npz"],
+                          key="train_upload", disabled=busy)
+    if up is not None:
+        seen = st.session_state.setdefault(UPLOADS, {})
+        if up.file_id not in seen:
+            try:
+                m = read_model_file(up.getvalue())
+            except ValueError as e:
+                seen[up.file_id] = ("error", f"{up.name} was not added: {e}")
+            else:
+                rid = add_run(m, make_current=False)
+                st.session_state.setdefault(ORIGINS, {})[rid] = f"uploaded {up.name}"
+                st.session_state[SELECT_NEXT] = rid
+                seen[up.file_id] = ("success", f"{up.name} was added as {rid}; select it "
+                                               "above to make it the current model.")
+                st.rerun()  # show it in the table above
+        kind, text = seen[up.file_id]
+        (st.error if kind == "error" else st.success)(text)
+
+
+# ----------------------------------------------------------------------------- page
+def run() -> None:
+    data = get_data()
+    st.title("Train a model")
+    try:  # the sidebar does this first in the app; here for a page run on its own
+        adopt_pending_training()
+    except Exception as e:  # never leave the page broken over one lost run
+        st.session_state.pop(PENDING, None)
+        st.error(f"An interrupted training could not be kept: {e}")
+    notice = st.session_state.pop(NOTICE, None)
+    if notice:
+        getattr(st, notice[0])(notice[1])
+    link_warning = _settings_from_url(data)
+    if link_warning:
+        st.warning(link_warning)
+
+    values = _read_values()
+    cfg, errors = validate(values, data.n_train, data.n_test)
+    busy = bool(st.session_state.pop(REQUEST, False)) and cfg is not None
+
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        _controls(data, values, errors, busy)
+        a, b = st.columns(2)
+        a.button("Train", key="train_go", type="primary", on_click=_request_training,
+                 disabled=cfg is None or busy, width="stretch")
+        b.button("Stop", key="train_stop", disabled=not busy, width="stretch",
+                 help="Stops after the current iteration and keeps the model so far.")
+        if "" in errors:
+            st.error(errors[""])
+        elif cfg is None:
+            st.caption("Fix the settings marked in red to train.")
+    if cfg is not None:
+        _sync_url(cfg)
+
+    st.divider()
+    _runs_section(busy)
+
+    with right:
+        # One slot for the whole panel: a training run draws fewer elements than the
+        # summary, and without the slot the previous summary would linger, greyed out,
+        # under the live chart until the run ends.
+        with st.empty().container():
+            if busy:
+                _train_live(cfg, data)
+            else:
+                _last_run_panel()
+
+
+if __name__ == "__main__":  # Streamlit runs each page as __main__
+    run()
