@@ -200,6 +200,60 @@ def proba_bars(expl: Explanation, *, height: int = 260) -> go.Figure:
     return fig
 
 
+def scores_html(expl: Explanation, *, bar_height: int = 110, headline: bool = True) -> str:
+    """The prediction in large type beside a bar per class, as a small HTML snippet.
+
+    The same content as :func:`proba_bars` (winner in :data:`WINNER_COLOR`), for the view
+    that must follow the pen: plain HTML appears as soon as it arrives, while a plotly
+    chart costs the browser 100-200 ms per redraw.
+
+    Parameters
+    ----------
+    expl : Explanation
+    bar_height : int
+        Height in pixels of a 100 % bar.
+    headline : bool
+        Show the predicted class in large type above the bars.
+
+    Returns
+    -------
+    html : str
+        A ``<div class="scores">`` for ``st.markdown(..., unsafe_allow_html=True)``. Each bar
+        is a ``<div class="bar">`` with ``data-class`` and ``data-p`` (percent, 2 decimals)
+        attributes, so tests can read the values.
+    """
+    winner = int(expl.top[0])
+    pct = 100.0 * expl.proba
+    bars = []
+    for i, (c, p) in enumerate(zip(expl.classes, pct)):
+        color = WINNER_COLOR if i == winner else OTHER_COLOR
+        weight = 700 if i == winner else 400
+        # At least one pixel, so a class with ~0 % still shows where its bar would be.
+        h = max(1, round(bar_height * p / 100))
+        text = f"{p:.0f}%" if p >= 0.5 else ""
+        bars.append(
+            f"<div class='bar' data-class='{_label(c)}' data-p='{p:.2f}' "
+            f"title='class {_label(c)}: {p:.2f}%' style='display:flex;flex-direction:column;"
+            f"align-items:center;justify-content:flex-end;width:2.1rem'>"
+            f"<span style='font-size:0.75rem;color:#555'>{text}</span>"
+            f"<div style='width:1.6rem;height:{h}px;background:{color};border-radius:2px'></div>"
+            f"<span style='font-size:1.1rem;font-weight:{weight};color:"
+            f"{WINNER_COLOR if i == winner else 'inherit'}'>{_label(c)}</span></div>"
+        )
+    head = (
+        "<div style='display:flex;align-items:baseline;gap:0.8rem'>"
+        f"<span class='prediction' style='font-size:4.5rem;font-weight:700;line-height:1;"
+        f"color:{WINNER_COLOR}'>{_label(expl.predicted)}</span>"
+        f"<span class='confidence' style='font-size:1.1rem'>the model's guess, "
+        f"{100 * expl.confidence:.0f}% sure</span></div>"
+    ) if headline else ""
+    return (
+        "<div class='scores'>" + head +
+        f"<div style='display:flex;align-items:flex-end;gap:0.1rem;height:{bar_height + 45}px'"
+        f" aria-label='probability of each class'>{''.join(bars)}</div></div>"
+    )
+
+
 def _heatmap_axes(suffix: str = "", domain: tuple[float, float] = (0.0, 1.0)) -> dict:
     """Axis pair for a 28x28 image: row 0 on top (upright digit), square pixels, no ticks."""
     return {
@@ -249,7 +303,7 @@ def digit_image(img28: ArrayLike, *, title: str | None = None, height: int = 260
     return fig
 
 
-def evidence_maps(expl: Explanation, k: int = N_EVIDENCE, *, height: int = 280) -> go.Figure:
+def evidence_maps(expl: Explanation, k: int = N_EVIDENCE, *, height: int = 250) -> go.Figure:
     """Side-by-side maps of pixel x weight for the top ``k`` classes, on one scale.
 
     Red pixels push the class's logit up, blue ones down, white ones have no say. All maps

@@ -14,6 +14,7 @@ from lrcore.explain import (
     evidence_maps,
     explain_digit,
     proba_bars,
+    scores_html,
 )
 from lrcore.model import SoftmaxRegression
 from lrcore.preprocess import Preprocessor, canvas_to_mnist
@@ -109,6 +110,22 @@ def test_proba_bars_highlights_the_winner():
     assert colors.count(WINNER_COLOR) == 1
     assert colors.count(OTHER_COLOR) == 9
     assert bar.text[int(e.top[0])].endswith("%")
+
+
+def test_scores_html_has_one_bar_per_class_and_highlights_the_winner():
+    import re
+
+    e = explain_digit(random_model(), random_digit())
+    html = scores_html(e)
+    p = [float(v) for v in re.findall(r"data-p='([0-9.]+)'", html)]
+    assert_allclose(p, 100 * e.proba, atol=0.005)
+    assert re.findall(r"data-class='(\d)'", html) == [str(c) for c in range(10)]
+    assert re.search(r"class='prediction'[^>]*>(\d)<", html).group(1) == str(e.predicted)
+    heights = [int(h) for h in re.findall(r"height:(\d+)px;background", html)]
+    colors = re.findall(r"px;background:(#[0-9a-f]{6})", html)
+    assert colors[int(e.top[0])] == WINNER_COLOR and colors.count(WINNER_COLOR) == 1
+    assert heights[int(e.top[0])] == max(heights)
+    assert "class='prediction'" not in scores_html(e, headline=False)
 
 
 def test_digit_image_is_upright_square_and_hoverable():

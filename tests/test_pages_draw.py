@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -63,33 +64,27 @@ def inject(at: AppTest, draw) -> None:
     assert not at.exception
 
 
+def scores(at: AppTest) -> list[str]:
+    """The score blocks (lrcore.explain.scores_html) on the page, in order."""
+    return [m.value for m in at.markdown if "class='scores'" in m.value]
+
+
 def prediction(at: AppTest) -> str | None:
     """The big predicted digit, or None when the page shows none."""
-    for m in at.markdown:
-        if "font-size:4.5rem" in m.value:
-            return m.value.split("line-height:1'>")[1].split("<")[0]
-    return None
-
-
-def charts(at: AppTest) -> dict[str, dict]:
-    """Plotly figures on the page, by element id suffix (draw_proba, draw_evidence, ...)."""
-    out = {}
-    for el in at.get("plotly_chart"):
-        fig = json.loads(el.proto.spec)
-        out[el.proto.id] = fig
-    return out
-
-
-def array(value) -> np.ndarray:
-    """A plotly JSON array: a list, or plotly 6+'s typed form {"dtype", "bdata"}."""
-    if isinstance(value, dict):
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-    return np.asarray(value)
+    blocks = scores(at)
+    if not blocks:
+        return None
+    return re.search(r"class='prediction'[^>]*>([^<]*)<", blocks[0]).group(1)
 
 
 def proba_of(at: AppTest) -> np.ndarray:
-    (fig,) = [f for k, f in charts(at).items() if "draw_proba" in k]
-    return array(fig["data"][0]["y"])
+    """The percentages behind the bars of the (first) score block."""
+    return np.array([float(p) for p in re.findall(r"data-p='([0-9.]+)'", scores(at)[0])])
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Plotly figures on the page, by element id (which holds the key: draw_seen, ...)."""
+    return {el.proto.id: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
 
 
 def hint_shown(at: AppTest) -> bool:
@@ -112,9 +107,11 @@ def test_drawing_shows_prediction_charts_and_clear_empties(at):
     assert not hint_shown(at)
     assert prediction(at) == "1"
     ids = " ".join(charts(at))
-    for key in ("draw_proba", "draw_seen", "draw_evidence"):
+    for key in ("draw_seen", "draw_evidence"):
         assert key in ids
-    assert sum(proba_of(at)) == pytest.approx(100.0)
+    p = proba_of(at)
+    assert len(p) == 10 and p.sum() == pytest.approx(100.0, abs=0.1)
+    assert p.argmax() == 1
     old_key = canvas_key(at)
     at.button(key="draw_clear").click().run()
     assert canvas_key(at) != old_key  # a fresh, empty canvas
@@ -127,6 +124,7 @@ def test_naive_toggle_shows_what_naive_resize_predicts(at):
     at.toggle(key="draw_naive").set_value(True).run()
     assert "draw_naive_seen" in " ".join(charts(at))
     assert any("Naive resize → the model predicts" in m.value for m in at.markdown)
+    assert len(scores(at)) == 2  # the drawing's scores and the naive resize's
 
 
 def test_switching_the_current_model_updates_the_scores(at, mnist_dir):
@@ -146,4 +144,4 @@ def test_switching_the_current_model_updates_the_scores(at, mnist_dir):
     # The page's own picker switches back to the default model.
     at.selectbox(key="draw_model").set_value("default").run()
     assert at.session_state["current_run"] == "default"
-    assert np.allclose(proba_of(at), before)
+    assert np.allclose(proba_of(at), before, atol=0.01)
