@@ -90,7 +90,7 @@ def test_weights_compare_needs_two_models():
 def test_weights_compare_two_runs(l1_run):
     at = open_page("pages/weights.py", {RUNS: {"run 1": l1_run}})
     a, b = at.selectbox(key="weights_cmp_a"), at.selectbox(key="weights_cmp_b")
-    assert a.options == ["default model: L2, C=1, 2,000 digits", "run 1: L1, C=0.05, 300 digits"]
+    assert a.options == ["default model: L2, C=0.01, 2,000 digits", "run 1: L1, C=0.05, 300 digits"]
     assert a.value != b.value
     fig = figures(at)["weights_compare"]
     assert len(heatmaps(fig)) == 30
