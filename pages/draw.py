@@ -2,8 +2,9 @@
 
 The canvas (streamlit-drawable-canvas) sends its PNG 200 ms after each stroke; the rerun
 turns it into a MNIST-style digit (lrcore.preprocess.canvas_to_mnist), explains the current
-model's scores (lrcore.explain) and draws the figures. Everything after the canvas is cheap
-(a few tens of ms), so the scores follow the pen.
+model's scores (lrcore.explain) and draws them. To keep up with the pen, canvas and results
+are one fragment (a stroke does not rerun the app shell), the server's part takes under
+10 ms up to the scores, and the scores are plain HTML that comes before the plotly figures.
 """
 from __future__ import annotations
 
