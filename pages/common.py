@@ -196,15 +196,20 @@ def model_label(rid: str, model: TrainedModel) -> str:
     return f"{head}: {pen}{C}, {c.train_size:,} digits"
 
 
-def sidebar() -> None:
-    """Data in use and current model, on every page."""
+def sidebar(slot: Any = None) -> None:
+    """Data in use and current model, on every page.
+
+    ``slot`` is an ``st.sidebar.empty()`` placeholder: app.py draws into it before the page
+    runs and again after, so what a page changed (the default model trained, another run
+    made current) shows at once instead of on the next rerun.
+    """
     data = get_data()
     try:
         adopt_pending_training()
     except Exception as e:  # never break every page over one lost run
         st.session_state.pop(PENDING, None)
         st.sidebar.error(f"An interrupted training could not be kept: {e}")
-    with st.sidebar:
+    with (slot.container() if slot is not None else st.sidebar):
         st.caption("**Data in use**")
         st.write(f"{data.source}  \n{data.n_train:,} training / {data.n_test:,} test digits")
         for note in data.notes:
