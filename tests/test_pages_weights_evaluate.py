@@ -90,7 +90,11 @@ def test_weights_compare_needs_two_models():
 def test_weights_compare_two_runs(l1_run):
     at = open_page("pages/weights.py", {RUNS: {"run 1": l1_run}})
     a, b = at.selectbox(key="weights_cmp_a"), at.selectbox(key="weights_cmp_b")
-    assert a.options == ["default model: L2, C=0.01, 2,000 digits", "run 1: L1, C=0.05, 300 digits"]
+    # The default model is cached per process: another test module may have trained it on a
+    # different size first, so only its kind is pinned here.
+    assert len(a.options) == 2
+    assert a.options[0].startswith("default model: L2, C=0.01, ")
+    assert a.options[1] == "run 1: L1, C=0.05, 300 digits"
     assert a.value != b.value
     fig = figures(at)["weights_compare"]
     assert len(heatmaps(fig)) == 30
