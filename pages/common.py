@@ -41,6 +41,27 @@ PENDING = "pending_training"
 LAST_TRAINED = "last_trained_run"  # id of the run most recently trained in this session
 
 
+def require_app_shell() -> None:
+    """First call of every page: make sure it runs inside app.py's ``st.navigation``.
+
+    Streamlit (1.36-1.67 at least) starts a server whose entry script sits next to a folder
+    named ``pages/`` in its legacy multipage mode, and stays there until some session runs
+    ``st.navigation``. So the very first visitor of a fresh server who opens a deep link
+    (``/train?C=0.1``, shared by a teacher) would get ``pages/train.py`` on its own: no
+    sidebar, no data label, and every helper file listed as a page. Here the page notices it
+    was started that way, switches the process to app.py's navigation and reruns; the rerun
+    keeps the URL path, so the same page is drawn, with its query parameters, inside the
+    shell. (tests/e2e: test_deep_link_on_a_fresh_server.)
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without the legacy mode
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 @st.cache_resource(show_spinner="Loading MNIST…")
 def get_data() -> MnistData:
     """MNIST once per server process: MNIST_DIR, else the OpenML cache/download, else the
@@ -217,10 +238,10 @@ def sidebar(slot: Any = None) -> None:
         rid = current_id()
         st.caption("**Current model**")
         if rid == DEFAULT_ID:
-            slot = _default_slot()
-            if slot.model is not None:
-                st.write(model_label(DEFAULT_ID, slot.model)
-                         + f"  \ntest accuracy {slot.model.summary.get('test_accuracy', 0):.3f}")
+            default = _default_slot().model
+            if default is not None:
+                st.write(model_label(DEFAULT_ID, default)
+                         + f"  \ntest accuracy {default.summary.get('test_accuracy', 0):.3f}")
             else:
                 st.write("default model (trained when first needed)")
         else:

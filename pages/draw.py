@@ -15,7 +15,17 @@ from streamlit_drawable_canvas import st_canvas
 from lrcore.explain import digit_image, evidence_maps, explain_digit, scores_html
 from lrcore.preprocess import canvas_to_mnist, naive_resize
 from lrcore.train import TrainedModel
-from pages.common import CURRENT, DEFAULT_ID, current_id, current_model, model_label, runs
+from pages.common import (
+    CURRENT,
+    DEFAULT_ID,
+    current_id,
+    current_model,
+    model_label,
+    require_app_shell,
+    runs,
+)
+
+require_app_shell()
 
 CANVAS_SIZE = 280
 # Bumped by Clear: a canvas under a new key starts empty (the old one's state is dropped).

@@ -9,7 +9,9 @@ from lrcore import plots
 from lrcore.data import MnistData, select_subset
 from lrcore.metrics import Evaluation
 from lrcore.train import TrainedModel
-from pages.common import DEFAULT_ID, current_model, get_data, model_label
+from pages.common import DEFAULT_ID, current_model, get_data, model_label, require_app_shell
+
+require_app_shell()
 
 EVAL_CACHE = "eval_cache"  # session state: run id -> (model, Evaluation)
 _MAX_CACHED_RUNS = 4  # each Evaluation holds ~1 MB of probabilities for 10,000 digits

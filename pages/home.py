@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import default_model_status, get_data
+from pages.common import default_model_status, get_data, require_app_shell
+
+require_app_shell()
 
 
 def run() -> None:

@@ -42,7 +42,10 @@ from pages.common import (
     get_data,
     model_label,
     runs,
+    require_app_shell,
 )
+
+require_app_shell()
 
 # ----------------------------------------------------------------------------- keys
 # TrainConfig field -> widget key. These fields, and only these, go into the URL.

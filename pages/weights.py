@@ -6,7 +6,16 @@ import streamlit as st
 
 from lrcore import plots
 from lrcore.metrics import sparsity
-from pages.common import DEFAULT_ID, current_model, default_model, model_label, runs
+from pages.common import (
+    DEFAULT_ID,
+    current_model,
+    default_model,
+    model_label,
+    require_app_shell,
+    runs,
+)
+
+require_app_shell()
 
 rid, tm = current_model()
 coef, classes = tm.model.coef_, tm.classes
