@@ -8,17 +8,23 @@ st.set_page_config(page_title="Softmax regression on MNIST", page_icon="🔢", l
 
 def run() -> None:
     pages = [
-        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-        st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
-        st.Page("pages/weights.py", title="Weights", icon="🖼️", url_path="weights"),
-        st.Page("pages/evaluate.py", title="Evaluate", icon="📊", url_path="evaluate"),
-        st.Page("pages/draw.py", title="Draw", icon="✏️", url_path="draw"),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+        st.Page("pages/weights.py", title="Weights", icon=":material/grid_on:", url_path="weights"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
+        st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+        st.Page("pages/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
+        st.Page("pages/theory.py", title="Theory", icon=":material/functions:", url_path="theory"),
     ]
     nav = st.navigation(pages)
     from pages.common import sidebar
 
-    sidebar()
+    # Drawn before the page (so it shows while a page trains) and redrawn after it, so it
+    # names the model a page has just trained or made current.
+    slot = st.sidebar.empty()
+    sidebar(slot)
     nav.run()
+    sidebar(slot)
 
 
 run()
