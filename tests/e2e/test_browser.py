@@ -1,0 +1,260 @@
+"""The app in a real headless Chromium: what only a browser shows (the canvas, live charts,
+clicks on a plotly chart).
+
+Each test gets a fresh browser context, i.e. a new Streamlit session; the default model
+is per server process, so the first test trains it once for all. Pages are reached by URL
+path (``page.goto``: a new session) or by their sidebar link (same session), never by the
+files that implement them.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.e2e.conftest import (
+    IDLE,
+    MODEL_TIMEOUT_MS,
+    SHELL_MARKER,
+    TIMEOUT_MS,
+    VIEWPORT,
+    assert_no_error,
+    draw,
+    ink,
+    nav_click,
+    open_page,
+    prediction,
+    probabilities,
+    ring,
+    sample,
+    samples,
+    scores_signature,
+    start_app,
+    stop_app,
+    vertical_stroke,
+    wait_empty_canvas,
+    wait_idle,
+    wait_prediction_change,
+)
+
+# url path, sidebar title, a text only that page shows once it is drawn (None: the title).
+PAGES = [
+    ("/", "Home", "Ready?"),
+    ("/train", "Train", "Train a model"),
+    ("/weights", "Weights", "What the model learned"),
+    ("/evaluate", "Evaluate", "Confusion matrix"),
+    ("/draw", "Draw", "Scoring with"),
+    ("/experiments", "Experiments", "Why does a linear model do so well"),
+    ("/theory", "Theory", "Where the math comes from"),
+]
+DRAW_HINT = "Draw a digit…"
+
+
+def _gallery(page):
+    """The images of the selected confusion cell (the column holding the two boxes)."""
+    return page.locator("[data-testid='stColumn']:has(.st-key-eval_true) "
+                        "[data-testid='stImage'] img")
+
+
+# ----------------------------------------------------------------------------- tests
+def test_default_model_is_trained_when_first_needed(page):
+    """First test on purpose: trains the default model (all of MNIST) for the others."""
+    open_page(page, "/draw", "Draw a digit", MODEL_TIMEOUT_MS)
+    wait_idle(page, "Scoring with", MODEL_TIMEOUT_MS)
+    page.locator("canvas.upper-canvas").wait_for(timeout=TIMEOUT_MS)
+    assert "default model" in page.get_by_text("Scoring with").first.inner_text()
+    assert page.get_by_text(DRAW_HINT).count() == 1
+    assert_no_error(page)
+
+
+@pytest.mark.parametrize("path,title,marker", PAGES, ids=[p[1].lower() for p in PAGES])
+def test_every_page_opens_without_error(page, path, title, marker):
+    open_page(page, "/", "Ready?")
+    nav = page.locator("[data-testid='stSidebarNav'] a")
+    hrefs = [re.sub(r"^https?://[^/]+", "", h or "") or "/"
+             for h in nav.evaluate_all("as => as.map(a => a.getAttribute('href'))")]
+    assert path in hrefs, f"no sidebar link to {path}: {hrefs}"
+
+    open_page(page, path, marker)
+    main = page.locator("[data-testid='stMain']")
+    main.locator("h1, h2").first.wait_for(timeout=TIMEOUT_MS)  # a title or a header
+    assert page.get_by_text("Page not found").count() == 0
+    # The page's own sidebar link is the highlighted one.
+    active = page.locator("[data-testid='stSidebarNav'] a[aria-current='page']")
+    if active.count():
+        assert title in active.first.inner_text()
+    # Every chart the page drew has rendered (plotly loads lazily, seconds on a busy box;
+    # a chart in a closed expander is rendered but hidden).
+    for chart in page.locator("[data-testid='stPlotlyChart']").all():
+        chart.locator("svg.main-svg").first.wait_for(state="attached", timeout=TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_error(page)
+
+
+def test_training_updates_the_live_chart_before_it_finishes(page):
+    open_page(page, "/train", "Train a model")
+    # 20,000 digits: a few seconds of training. Much less and it can be over before the
+    # browser has loaded plotly's JS for the session's first chart (2-3 s on a busy box).
+    size = page.locator(".st-key-train_size input")
+    size.fill("20000")
+    size.press("Enter")
+    # The page mirrors its settings in the URL: that is the sign the value was taken.
+    page.wait_for_function("() => location.search.includes('train_size=20000')",
+                           timeout=TIMEOUT_MS)
+    wait_idle(page)
+
+    # Sampled every 100 ms in the page: the iteration in the progress text, the live
+    # chart's line paths, and whether the finished run's panel is there yet.
+    sample(page, """JSON.stringify([
+        ((document.querySelector("[data-testid='stProgress']") || {}).innerText || '')
+            .match(/Iteration (\\d+)/)?.[1] ?? null,
+        [...document.querySelectorAll("[class*='st-key-train_live_'] .scatterlayer path.js-line")]
+            .map(e => e.getAttribute('d')).join(';'),
+        !!document.querySelector('.st-key-train_last_chart')])""")
+    page.locator(".st-key-train_go button").click()
+    page.locator(".st-key-train_last_chart svg.main-svg").first.wait_for(timeout=MODEL_TIMEOUT_MS)
+    wait_idle(page)
+    seen = [json.loads(s) for s in samples(page)]
+
+    live = [s for s in seen if not s[2]]  # before the run finished
+    iterations = {int(it) for it, _, _ in live if it is not None}
+    charts = {paths for _, paths, _ in live if paths}
+    assert len(iterations) >= 3, f"progress seen at iterations {sorted(iterations)}"
+    assert len(charts) >= 3, f"only {len(charts)} distinct live charts drawn"
+    assert any(done for _, _, done in seen)
+
+    main = page.locator("[data-testid='stMain']")
+    main.get_by_text("run 1: L2, C=1, 20,000 digits").first.wait_for()
+    assert main.locator("[data-testid='stAlertContentSuccess'], "
+                        "[data-testid='stAlertContentInfo']").count() >= 1
+    # The run became the current model.
+    assert "run 1" in page.locator("[data-testid='stSidebar']").inner_text()
+    assert_no_error(page)
+
+
+def test_stop_keeps_a_usable_model(page):
+    # A long run (all digits, up to 300 iterations); the settings come from the URL.
+    open_page(page, "/train?train_size=60000&max_iter=300", "Train a model")
+    assert page.locator(".st-key-train_size input").input_value() == "60000"
+    assert page.locator(".st-key-train_max_iter input").input_value() == "300"
+    page.locator(".st-key-train_go button").click()
+    # A couple of seconds into the run: a few iterations done.
+    page.wait_for_function(
+        """() => { const b = document.querySelector("[data-testid='stProgress']");
+                   const m = b && b.innerText.match(/Iteration (\\d+)/);
+                   return m && +m[1] >= 3; }""", timeout=MODEL_TIMEOUT_MS)
+    page.locator(".st-key-train_stop button").click()
+
+    stopped = page.get_by_text(re.compile(r"Stopped by the user after (\d+) iterations"))
+    stopped.first.wait_for(timeout=MODEL_TIMEOUT_MS)
+    wait_idle(page)
+    n = int(re.search(r"after (\d+) iterations", stopped.first.inner_text()).group(1))
+    assert 3 <= n < 300
+    assert_no_error(page)
+    main = page.locator("[data-testid='stMain']")
+    main.get_by_text("run 1: L2, C=1, 60,000 digits").first.wait_for()
+    sidebar = page.locator("[data-testid='stSidebar']").inner_text()
+    assert "run 1: L2, C=1, 60,000 digits" in sidebar
+    assert re.search(r"test accuracy 0\.\d{3}", sidebar)
+    assert page.locator(".st-key-train_go button").is_enabled()  # ready for another run
+
+    # Usable: the Draw page (same session) scores a stroke with it.
+    nav_click(page, "Draw", "Scoring with")
+    assert "run 1" in page.get_by_text("Scoring with").first.inner_text()
+    draw(page, vertical_stroke())
+    guess = wait_prediction_change(page, None)
+    assert guess in list("0123456789")
+    assert sum(probabilities(page).values()) == pytest.approx(100, abs=0.1)
+    assert_no_error(page)
+
+
+def test_weight_images_render(page):
+    open_page(page, "/weights", "What the model learned")
+    chart = page.locator(".st-key-weights_main")
+    images = chart.locator("g.hm image")
+    images.nth(9).wait_for(timeout=TIMEOUT_MS)  # one heatmap image per digit
+    assert images.count() == 10
+    for img in images.all():
+        box = img.bounding_box()
+        assert box["width"] > 50 and box["height"] > 50
+        assert (img.get_attribute("href") or "").startswith("data:image/png")
+    titles = {t.text_content() for t in chart.locator("text").all()}
+    assert {f"class {d}" for d in range(10)} <= titles
+    # The snapshots of the weights during training render too.
+    page.locator(".st-key-weights_snapshot_chart g.hm image").nth(9).wait_for(
+        timeout=TIMEOUT_MS)
+    assert_no_error(page)
+
+
+def test_clicking_a_confusion_cell_shows_its_digits(page):
+    open_page(page, "/evaluate", "Confusion matrix")
+    chart = page.locator(".st-key-eval_confusion")
+    chart.locator(".xtick text").first.wait_for(timeout=TIMEOUT_MS)
+    cell_text = page.get_by_text(re.compile(r"test digits that are \d and were"))
+    current = re.search(r"are (\d) and were predicted as (\d)", cell_text.first.inner_text())
+    # The page opens on the most frequent mistake: click another cell.
+    true, pred = ("4", "9") if current.groups() != ("4", "9") else ("7", "2")
+
+    col = chart.locator(".xtick text").filter(has_text=re.compile(rf"^{pred}$")).bounding_box()
+    row = chart.locator(".ytick text").filter(has_text=re.compile(rf"^{true}$")).bounding_box()
+    page.mouse.click(col["x"] + col["width"] / 2, row["y"] + row["height"] / 2)
+
+    cell = page.get_by_text(re.compile(rf"(\d+) test digits that are {true} and were "
+                                       rf"predicted as {pred}"))
+    cell.first.wait_for(timeout=TIMEOUT_MS)
+    wait_idle(page)
+    count = int(re.match(r"([\d,]+)", cell.first.inner_text()).group(1).replace(",", ""))
+    assert count > 0
+    imgs = _gallery(page)
+    imgs.first.wait_for(timeout=TIMEOUT_MS)
+    assert imgs.count() == min(count, 30)
+    for img in imgs.all():
+        img.scroll_into_view_if_needed()
+        assert img.evaluate("i => i.complete && i.naturalWidth > 0")
+    # The two boxes moved to the clicked cell too.
+    assert page.locator(".st-key-eval_true").inner_text().split()[-1] == true
+    assert page.locator(".st-key-eval_pred").inner_text().split()[-1] == pred
+    assert_no_error(page)
+
+
+def test_draw_one_and_zero_then_clear(page):
+    open_page(page, "/draw", "Scoring with", MODEL_TIMEOUT_MS)
+    assert "default model" in page.get_by_text("Scoring with").first.inner_text()
+    page.get_by_text(DRAW_HINT).first.wait_for()
+
+    for shape, digit in ((vertical_stroke(), "1"), (ring(), "0")):
+        assert prediction(page) is None and ink(page) == 0
+        draw(page, shape)
+        assert ink(page) > 0
+        assert wait_prediction_change(page, None) == digit
+        probs = probabilities(page)
+        assert max(probs, key=probs.get) == digit
+        assert sum(probs.values()) == pytest.approx(100, abs=0.1)
+        assert_no_error(page)
+
+        page.locator(".st-key-draw_clear button").click()
+        page.get_by_text(DRAW_HINT).first.wait_for(timeout=TIMEOUT_MS)
+        wait_idle(page)
+        assert scores_signature(page) is None
+        assert page.locator(".scores").count() == 0
+        wait_empty_canvas(page)
+    assert_no_error(page)
+
+
+def test_deep_link_on_a_fresh_server(browser, mnist_dir):
+    """The first visitor of a fresh server opens a page by a shared link, not "/": the page
+    comes inside the app's shell (pages.common.require_app_shell) with the link's settings."""
+    proc, url = start_app(mnist_dir)
+    try:
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(url + "/train?penalty=l1&C=0.5")
+        page.get_by_text("Train a model").first.wait_for(timeout=TIMEOUT_MS)
+        page.locator(IDLE).wait_for(timeout=TIMEOUT_MS)
+        assert page.get_by_text(SHELL_MARKER).count() == 1
+        assert page.locator("[data-testid='stSidebarNav']").get_by_role(
+            "link", name=re.compile(r"\bTrain$")).count() == 1
+        assert page.locator(".st-key-train_C input").input_value() == "0.5"
+        page.close()
+    finally:
+        stop_app(proc)
