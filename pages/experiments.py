@@ -48,7 +48,7 @@ require_app_shell()
 
 # ----------------------------------------------------------------------------- state keys
 CACHE = "exp_cache"  # {Experiment.key: ExperimentResult}, finished runs only
-SHOWN = "exp_shown"  # {section id: {"result", "status", "params", "step"}}: what each tab shows
+SHOWN = "exp_shown"  # {section id: {"result", "status", "key", "settings", ...}}: what each tab shows
 PENDING = "exp_pending"  # {"section", "name", "key", "params", "experiment", "step"}
 REQUEST = "exp_request"  # section id whose Run was clicked (set by the button callback)
 K_TABS = "exp_tabs"
@@ -258,6 +258,9 @@ def _experiment_block(sid: str, factory: Callable[..., Any], settings: dict | No
             return
         _shown()[sid] = {"result": cached, "status": "cached", "key": experiment.key,
                          "settings": settings}
+        # As after a live run: this run drew every setting and Run button disabled (busy),
+        # and nothing else would redraw them enabled until the next click.
+        st.rerun()
     _show(sid, None if experiment is None else experiment.key, draw)
 
 
