@@ -109,11 +109,24 @@ def base_url(app_server):
 
 
 # ----------------------------------------------------------------------------- page helpers
-def wait_idle(page, text: str | None = None, timeout: float = TIMEOUT_MS) -> None:
-    """Wait for a marker text (if given) and for the script to finish its run."""
+def wait_idle(page, text: str | None = None, timeout: float = TIMEOUT_MS,
+              settle_ms: int = 500) -> None:
+    """Wait for a marker text (if given) and for the app to be idle for ``settle_ms``.
+
+    "Idle once" is not enough: between a page load and its first script run, and between a
+    run that ends in ``st.rerun()`` and the next one, the app briefly reports
+    ``notRunning`` with widgets not yet holding their values."""
     if text is not None:
         page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
-    page.locator(IDLE).wait_for(timeout=timeout)
+    page.evaluate("() => { window.__idleSince = null; }")
+    page.wait_for_function(
+        """([sel, ms]) => {
+            if (!document.querySelector(sel)) { window.__idleSince = null; return false; }
+            const now = performance.now();
+            if (window.__idleSince === null || window.__idleSince === undefined)
+                window.__idleSince = now;
+            return now - window.__idleSince >= ms;
+        }""", arg=[IDLE, settle_ms], polling=50, timeout=timeout)
 
 
 def assert_no_error(page) -> None:

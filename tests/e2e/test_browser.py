@@ -14,7 +14,6 @@ import re
 import pytest
 
 from tests.e2e.conftest import (
-    IDLE,
     MODEL_TIMEOUT_MS,
     SHELL_MARKER,
     TIMEOUT_MS,
@@ -49,6 +48,13 @@ PAGES = [
     ("/theory", "Theory", "Where the math comes from"),
 ]
 DRAW_HINT = "Draw a digit…"
+
+
+def click_button(page, key: str) -> None:
+    """Click the button with this widget key. While a script run is in progress Streamlit
+    can keep an invisible copy of an element from the previous run in the DOM, so only
+    the visible one is clicked."""
+    page.locator(f".st-key-{key} button >> visible=true").first.click()
 
 
 def _gallery(page):
@@ -112,7 +118,7 @@ def test_training_updates_the_live_chart_before_it_finishes(page):
         [...document.querySelectorAll("[class*='st-key-train_live_'] .scatterlayer path.js-line")]
             .map(e => e.getAttribute('d')).join(';'),
         !!document.querySelector('.st-key-train_last_chart')])""")
-    page.locator(".st-key-train_go button").click()
+    click_button(page, "train_go")
     page.locator(".st-key-train_last_chart svg.main-svg").first.wait_for(timeout=MODEL_TIMEOUT_MS)
     wait_idle(page)
     seen = [json.loads(s) for s in samples(page)]
@@ -138,13 +144,13 @@ def test_stop_keeps_a_usable_model(page):
     open_page(page, "/train?train_size=60000&max_iter=300", "Train a model")
     assert page.locator(".st-key-train_size input").input_value() == "60000"
     assert page.locator(".st-key-train_max_iter input").input_value() == "300"
-    page.locator(".st-key-train_go button").click()
+    click_button(page, "train_go")
     # A couple of seconds into the run: a few iterations done.
     page.wait_for_function(
         """() => { const b = document.querySelector("[data-testid='stProgress']");
                    const m = b && b.innerText.match(/Iteration (\\d+)/);
                    return m && +m[1] >= 3; }""", timeout=MODEL_TIMEOUT_MS)
-    page.locator(".st-key-train_stop button").click()
+    click_button(page, "train_stop")
 
     stopped = page.get_by_text(re.compile(r"Stopped by the user after (\d+) iterations"))
     stopped.first.wait_for(timeout=MODEL_TIMEOUT_MS)
@@ -213,8 +219,8 @@ def test_clicking_a_confusion_cell_shows_its_digits(page):
         img.scroll_into_view_if_needed()
         assert img.evaluate("i => i.complete && i.naturalWidth > 0")
     # The two boxes moved to the clicked cell too.
-    assert page.locator(".st-key-eval_true").inner_text().split()[-1] == true
-    assert page.locator(".st-key-eval_pred").inner_text().split()[-1] == pred
+    assert page.locator(".st-key-eval_true input").input_value() == true
+    assert page.locator(".st-key-eval_pred input").input_value() == pred
     assert_no_error(page)
 
 
@@ -233,7 +239,7 @@ def test_draw_one_and_zero_then_clear(page):
         assert sum(probs.values()) == pytest.approx(100, abs=0.1)
         assert_no_error(page)
 
-        page.locator(".st-key-draw_clear button").click()
+        click_button(page, "draw_clear")
         page.get_by_text(DRAW_HINT).first.wait_for(timeout=TIMEOUT_MS)
         wait_idle(page)
         assert scores_signature(page) is None
@@ -249,12 +255,103 @@ def test_deep_link_on_a_fresh_server(browser, mnist_dir):
     try:
         page = browser.new_page(viewport=VIEWPORT)
         page.goto(url + "/train?penalty=l1&C=0.5")
-        page.get_by_text("Train a model").first.wait_for(timeout=TIMEOUT_MS)
-        page.locator(IDLE).wait_for(timeout=TIMEOUT_MS)
+        wait_idle(page, "Train a model")
         assert page.get_by_text(SHELL_MARKER).count() == 1
         assert page.locator("[data-testid='stSidebarNav']").get_by_role(
             "link", name=re.compile(r"\bTrain$")).count() == 1
         assert page.locator(".st-key-train_C input").input_value() == "0.5"
+        assert page.get_by_role("radio", name="L1").is_checked()
         page.close()
     finally:
         stop_app(proc)
+
+
+# ----------------------------------------------------------------------------- experiments
+def _fill(page, key: str, value: str) -> None:
+    """Type into a text or number input (by widget key) and let the app take it."""
+    box = page.locator(f".st-key-{key} input >> visible=true").first
+    box.fill(value)
+    box.press("Enter")
+    wait_idle(page)
+
+
+def test_experiments_size_curve_runs_live_and_downloads(page):
+    open_page(page, "/experiments", "Why does a linear model do so well")
+    # Every question has its tab with a Run button.
+    for label in ("Training-set size", "Regularization path", "Choosing C",
+                  "Softmax vs one-vs-rest", "Preprocessing", "Linear vs other models"):
+        page.get_by_role("tab", name=re.compile(label)).click()
+        wait_idle(page)
+    page.get_by_role("tab", name=re.compile("Training-set size")).click()
+    _fill(page, "exp_size_sizes", "300, 1000, 3000")
+    sample(page, """((document.querySelector("[data-testid='stProgress']") || {}).innerText
+                     || '').match(/Step \\d+ of \\d+/)?.[0] ?? ''""")
+    click_button(page, "exp_size_run")
+    page.get_by_text("Result: finished.").first.wait_for(timeout=MODEL_TIMEOUT_MS)
+    wait_idle(page)
+    steps = [s for s in samples(page) if s]
+    assert len(steps) >= 2, f"progress seen: {steps}"  # live progress, not only the end
+    chart = page.locator(".st-key-exp_size_chart")
+    chart.locator("svg.main-svg").first.wait_for(timeout=TIMEOUT_MS)
+    assert chart.locator(".scatterlayer .trace").count() >= 2  # train and test accuracy
+    with page.expect_download() as dl:
+        click_button(page, "exp_size_download")
+    lines = open(dl.value.path()).read().splitlines()
+    assert lines[0].startswith("# {") and '"sizes": [300, 1000, 3000]' in lines[0]  # settings
+    rows = [ln for ln in lines if not ln.startswith("#")]
+    assert "train_size" in rows[0].split(",") and "test_accuracy" in rows[0].split(",")
+    assert [r.split(",")[rows[0].split(",").index("train_size")] for r in rows[1:]] == \
+        ["300", "1000", "3000"]
+    # Same settings again: shown at once from the session's cache.
+    click_button(page, "exp_size_run")
+    page.get_by_text("from this session's cache").first.wait_for(timeout=TIMEOUT_MS)
+    # Bad input: a clear message, Run disabled, the result kept.
+    _fill(page, "exp_size_C", "-1")
+    assert page.locator("[data-testid='stAlertContentError']").count() >= 1
+    assert page.locator(".st-key-exp_size_run button").is_disabled()
+    assert page.locator(".st-key-exp_size_chart svg.main-svg").count() >= 1
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_regularization_path_click_opens_weights(page):
+    open_page(page, "/experiments", "Why does a linear model do so well")
+    page.get_by_role("tab", name=re.compile("Regularization path")).click()
+    wait_idle(page)
+    _fill(page, "exp_reg_train_size", "500")
+    _fill(page, "exp_reg_points", "3")
+    _fill(page, "exp_reg_max_iter", "50")
+    click_button(page, "exp_reg_run")
+    page.get_by_text("Result: finished.").first.wait_for(timeout=MODEL_TIMEOUT_MS)
+    wait_idle(page)
+    chart = page.locator(".st-key-exp_reg_chart")
+    points = chart.locator(".scatterlayer .trace .points path")
+    points.first.wait_for(timeout=TIMEOUT_MS)
+    weights = page.locator(".st-key-exp_reg_weights g.hm image")
+    weights.nth(9).wait_for(timeout=TIMEOUT_MS)
+    before = page.locator(".st-key-exp_reg_point input").input_value()
+    # Click points until one selects another model (the first may be the one shown).
+    for i in range(points.count()):
+        box = points.nth(i).bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        wait_idle(page)
+        after = page.locator(".st-key-exp_reg_point input").input_value()
+        if after != before:
+            break
+    assert after != before, "clicking the path's points never changed the model shown"
+    assert page.locator(".st-key-exp_reg_weights g.hm image").count() == 10
+    assert_no_error(page)
+
+
+def test_theory_follows_the_chosen_digit(page):
+    open_page(page, "/theory", "Where the math comes from", MODEL_TIMEOUT_MS)
+    text = lambda: page.get_by_text(re.compile(r"so this digit's loss is")).first.inner_text()
+    first = text()
+    assert page.locator("[data-testid='stMain'] .katex").count() >= 5  # the formulas
+    click_button(page, "theory_next_mistake")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('p')].some(p => /\\(wrong\\)/.test(p.innerText))",
+        timeout=TIMEOUT_MS)
+    wait_idle(page)
+    assert text() != first
+    assert "(wrong)" in text()
+    assert_no_error(page)
