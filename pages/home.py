@@ -17,9 +17,9 @@ def run() -> None:
     )
     c1, c2, _ = st.columns([1, 1, 2])
     with c1:
-        st.page_link("pages/train.py", label="Train a model", icon="🏋️")
+        st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
     with c2:
-        st.page_link("pages/draw.py", label="Draw a digit", icon="✏️")
+        st.page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
 
     st.subheader("What you'll learn")
     st.markdown(

@@ -143,11 +143,12 @@ def open_page(page, path: str, marker: str | None, timeout: float = TIMEOUT_MS) 
     wait_idle(page, marker, timeout)
 
 
-def nav_click(page, title: str, marker: str | None, timeout: float = TIMEOUT_MS) -> None:
+def nav_click(page, title: str, marker: str | None, timeout: float = TIMEOUT_MS,
+              settle_ms: int = 500) -> None:
     """Switch page with the sidebar link (same session, unlike ``page.goto``)."""
     nav = page.locator("[data-testid='stSidebarNav']")
     nav.get_by_role("link", name=re.compile(rf"\b{re.escape(title)}$", re.I)).click()
-    wait_idle(page, marker, timeout)
+    wait_idle(page, marker, timeout, settle_ms)
 
 
 def sample(page, js_expr: str, interval_ms: int = 100) -> None:

@@ -1,0 +1,119 @@
+"""Take the README's screenshots: every page of a freshly started app, in headless Chromium.
+
+Run:  MNIST_DIR=../shared/mnist python docs/make_screenshots.py [--out docs/screenshots]
+
+Each page is shown as a user would first use it: Draw with a digit drawn, Weights and
+Evaluate of the default model, Train after a short run, Experiments with the training-size
+curve run. Uses the Playwright helpers of tests/e2e/conftest.py.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.conftest import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MODEL_TIMEOUT_MS,
+    draw,
+    nav_click,
+    start_app,
+    stop_app,
+    wait_idle,
+)
+
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def _charts_drawn(page) -> None:
+    for chart in page.locator("[data-testid='stMain'] [data-testid='stPlotlyChart']").all():
+        if chart.is_visible():
+            chart.locator("svg.main-svg").first.wait_for(state="attached")
+    page.wait_for_timeout(800)  # plotly's transitions
+
+
+def _three(size: float = 280) -> list[tuple[float, float]]:
+    """A handwritten-looking 3: two bowls opening to the left."""
+    s = size / 280
+    pts = [(95, 70), (130, 55), (170, 60), (190, 85), (180, 115), (145, 135), (125, 138),
+           (150, 140), (185, 155), (195, 185), (180, 215), (145, 228), (105, 220), (88, 205)]
+    return [(x * s, y * s) for x, y in pts]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--height", type=int, default=VIEWPORT["height"],
+                    help="window height; Streamlit scrolls inside the window, so a tall "
+                         "one (e.g. 5000) shows whole pages")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    proc, url = start_app(os.environ.get("MNIST_DIR", ""), timeout=120)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=CHROMIUM_ARGS)
+            page = browser.new_context(viewport={**VIEWPORT, "height": args.height}, base_url=url,
+                                       device_scale_factor=1).new_page()
+            page.set_default_timeout(MODEL_TIMEOUT_MS)
+
+            def shot(name: str) -> None:
+                _charts_drawn(page)
+                page.mouse.move(2, 2)
+                page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+                print("wrote", out / f"{name}.png")
+
+            page.goto("/draw")
+            wait_idle(page, "Scoring with")
+            draw(page, _three())
+            page.locator(".scores .prediction").first.wait_for()
+            wait_idle(page)
+            shot("draw")
+
+            nav_click(page, "Home", "Ready?")
+            shot("home")
+
+            nav_click(page, "Weights", "What the model learned")
+            shot("weights")
+
+            nav_click(page, "Evaluate", "Confusion matrix")
+            shot("evaluate")
+
+            nav_click(page, "Train", "Train a model")
+            size = page.locator(".st-key-train_size input")
+            size.fill("20000")
+            size.press("Enter")
+            wait_idle(page)
+            page.locator(".st-key-train_go button >> visible=true").first.click()
+            page.locator(".st-key-train_last_chart svg.main-svg").first.wait_for()
+            wait_idle(page)
+            shot("train")
+
+            nav_click(page, "Experiments", "Why does a linear model do so well")
+            box = page.locator(".st-key-exp_size_sizes input")
+            box.fill("300, 1000, 3000, 10000, 30000, 60000")
+            box.press("Enter")
+            wait_idle(page)
+            page.locator(".st-key-exp_size_run button >> visible=true").first.click()
+            page.get_by_text("Result: finished.").first.wait_for()
+            wait_idle(page)
+            shot("experiments")
+
+            nav_click(page, "Theory", "Where the math comes from")
+            shot("theory")
+            browser.close()
+    finally:
+        stop_app(proc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
