@@ -161,16 +161,19 @@ def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     run = Training(cfg, data)
     interactive = err.isatty()
     last_print = 0.0
+    test_acc = "  n/a"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for p in run:
                 now = time.perf_counter()
+                if p.test_accuracy is not None:  # None on iterations not evaluated
+                    test_acc = f"{p.test_accuracy:.4f}"
                 if now - last_print > (0.1 if interactive else 2.0) or p.status != "running":
                     last_print = now
                     line = (f"[{_bar(p.iteration / cfg.max_iter)}] iter {p.iteration:4d}/"
                             f"{cfg.max_iter}  loss {p.train_loss:.4f}  train acc "
-                            f"{p.train_accuracy:.4f}  test acc {p.test_accuracy:.4f}  "
+                            f"{p.train_accuracy:.4f}  test acc {test_acc}  "
                             f"{p.elapsed:5.1f}s")
                     print(("\r" + line) if interactive else line, end="" if interactive else "\n",
                           file=err, flush=True)

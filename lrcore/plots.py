@@ -407,7 +407,7 @@ def training_curves(history: Sequence[dict], *, title: str | None = None) -> go.
             traces.append(dict(
                 type="scatter", mode="lines", x=it, y=series[f"{split}_{metric}"],
                 name=split, legendgroup=split, showlegend=(metric == "loss"),
-                line=dict(color=color, dash=dash, width=2),
+                line=dict(color=color, dash=dash, width=2), connectgaps=True,
                 xaxis=axes[0], yaxis=axes[1],
                 hovertemplate=f"{split} {metric}: %{{y:{fmt}}}<extra>iteration %{{x}}</extra>",
             ))

@@ -443,6 +443,7 @@ def _train_live(cfg: TrainConfig, data: MnistData) -> None:
     interrupted, failure, gen = True, None, None
     pending: dict[str, Any] = {}
     last_draw, n_draws = 0.0, 0
+    test = ""  # the latest test accuracy, for the progress text
     try:
         run = Training(cfg, data)
         pending.update(training=run, progress=None, model=None)
@@ -457,8 +458,8 @@ def _train_live(cfg: TrainConfig, data: MnistData) -> None:
                 n_draws += 1
                 chart.plotly_chart(training_curves(run.model.history_),
                                    key=f"train_live_{n_draws}")
-                test = "" if p.test_accuracy is None else \
-                    f" · test accuracy {p.test_accuracy:.1%}"
+                if p.test_accuracy is not None:  # None on iterations not evaluated
+                    test = f" · test accuracy {p.test_accuracy:.1%}"
                 bar.progress(min(p.iteration / cfg.max_iter, 1.0),
                              text=f"Iteration {p.iteration} of at most {cfg.max_iter} · "
                                   f"{p.elapsed:.1f} s{test}")

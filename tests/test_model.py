@@ -1,6 +1,9 @@
 """SoftmaxRegression: gradients, optimum against scikit-learn, the live generator, the API."""
 from __future__ import annotations
 
+import contextlib
+import math
+
 import warnings
 
 import numpy as np
@@ -202,7 +205,8 @@ def test_fit_iter_reports_every_iteration_and_fit_drains_it():
     X, y = _toy(n=500, d=10, k=4, seed=3)
     Xe, ye = _toy(n=200, d=10, k=4, seed=4)
     m = SoftmaxRegression(C=1.0, tol=1e-8, max_iter=50)
-    recs = list(m.fit_iter(X, y, X_eval=Xe, y_eval=ye))
+    with _eval_budget(math.inf):  # evaluate every iteration, whatever it costs
+        recs = list(m.fit_iter(X, y, X_eval=Xe, y_eval=ye))
     iters = [r.iteration for r in recs]
     assert iters == list(range(1, len(recs) + 1))
     for r in recs:
@@ -221,6 +225,46 @@ def test_fit_iter_reports_every_iteration_and_fit_drains_it():
     m2 = SoftmaxRegression(C=1.0, tol=1e-8, max_iter=50).fit(X, y)
     assert_allclose(m2.coef_, m.coef_)
     assert len(m2.history_) == len(recs)
+
+
+@contextlib.contextmanager
+def _eval_budget(value: float):
+    import lrcore.model as lm
+
+    old, lm.EVAL_BUDGET = lm.EVAL_BUDGET, value
+    try:
+        yield
+    finally:
+        lm.EVAL_BUDGET = old
+
+
+def test_live_test_curves_stay_within_their_time_budget():
+    """With no budget only the first and the final iteration are evaluated; with the
+    default one the evaluation time stays near 10% of the training time, and every
+    evaluated iteration reports the model's true test metrics at that iteration."""
+    X, y = _toy(n=300, d=20, k=4, seed=5)
+    Xe, ye = _toy(n=20000, d=20, k=4, seed=6)  # evaluation far costlier than training
+    with _eval_budget(0.0):
+        recs = list(SoftmaxRegression(C=1.0, tol=1e-10, max_iter=40).fit_iter(
+            X, y, X_eval=Xe, y_eval=ye))
+    evaluated = [r.iteration for r in recs if r.test_accuracy is not None]
+    assert evaluated == [1, recs[-1].iteration] and len(recs) > 2
+    assert all((r.test_loss is None) == (r.test_accuracy is None) for r in recs)
+
+    m = SoftmaxRegression(C=1.0, tol=1e-10, max_iter=40)
+    recs = []
+    for r in m.fit_iter(X, y, X_eval=Xe, y_eval=ye):
+        recs.append(r)
+        if r.test_accuracy is not None:  # the metrics of the model as of this iteration
+            assert r.test_accuracy == pytest.approx(m.score(Xe, ye))
+    n_eval = sum(r.test_accuracy is not None for r in recs)
+    assert recs[0].test_accuracy is not None and recs[-1].test_accuracy is not None
+    assert n_eval < len(recs)
+    train_seconds = recs[-1].elapsed - m.eval_seconds_
+    one_eval = m.eval_seconds_ / n_eval
+    # At most the budget, plus the final evaluation and one more that may start just
+    # inside it.
+    assert m.eval_seconds_ <= 0.10 * train_seconds + 2 * one_eval
 
 
 def test_stopping_early_keeps_a_usable_model():
