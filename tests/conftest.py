@@ -16,6 +16,19 @@ def need(reason: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """In CI a skipped test fails the run, whatever skipped it (need() already fails
+    instead of skipping; this also catches a skip from a plugin or a future test)."""
+    if not IN_CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped and session.exitstatus == 0:
+        reporter.write_line(f"CI: {len(skipped)} test(s) skipped; nothing may skip in CI",
+                            red=True)
+        session.exitstatus = 1
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """Folder with the four genuine MNIST IDX files, from the MNIST_DIR environment variable."""
