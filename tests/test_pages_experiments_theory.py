@@ -26,6 +26,8 @@ from streamlit.testing.v1 import AppTest
 from lrcore import experiments as ex
 from lrcore.config import TrainConfig
 from lrcore.train import TrainedModel, train
+from tests.apptest import figures
+from tests.apptest import open_page as _open_page
 
 RUNS, CURRENT = "runs", "current_run"
 SHOWN, CACHE = "exp_shown", "exp_cache"
@@ -58,20 +60,7 @@ def served(monkeypatch) -> dict:
 
 
 def open_page(page: str, session: dict | None = None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=120)
-    for key, value in (session or {}).items():
-        at.session_state[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def figures(at: AppTest) -> dict[str, dict]:
-    """Plotly figures on the page, by the key they were drawn with."""
-    return {el.proto.id.rsplit("-", 1)[-1]: json.loads(el.proto.spec)
-            for el in at.get("plotly_chart")}
+    return _open_page(page, session, timeout=120)  # experiments run inside the test
 
 
 def arr(value) -> np.ndarray:

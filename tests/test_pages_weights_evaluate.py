@@ -6,7 +6,6 @@ maps a clicked point back to its cell) is tested in tests/test_plots.py.
 """
 from __future__ import annotations
 
-import json
 import re
 
 import numpy as np
@@ -17,6 +16,7 @@ from lrcore.config import TrainConfig
 from lrcore.model import SoftmaxRegression
 from lrcore.preprocess import Preprocessor
 from lrcore.train import TrainedModel, train
+from tests.apptest import figures, open_page
 
 RUNS, CURRENT = "runs", "current_run"
 
@@ -33,26 +33,6 @@ def l1_run(mnist) -> TrainedModel:
     """A tiny, sparse second model to compare with the default one."""
     cfg = TrainConfig(penalty="l1", C=0.05, train_size=300, test_size=500, max_iter=8)
     return train(cfg, mnist)
-
-
-def open_page(page: str, session: dict | None = None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    for key, value in (session or {}).items():
-        at.session_state[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def figures(at: AppTest) -> dict[str, dict]:
-    """Plotly figures on the page, by the key they were drawn with."""
-    out = {}
-    for el in at.get("plotly_chart"):
-        key = el.proto.id.rsplit("-", 1)[-1]
-        out[key] = json.loads(el.proto.spec)
-    return out
 
 
 def heatmaps(fig: dict) -> list[dict]:

@@ -1,0 +1,25 @@
+"""Helpers shared by the AppTest page tests (tests/test_pages_*.py)."""
+from __future__ import annotations
+
+import json
+
+from streamlit.testing.v1 import AppTest
+
+
+def open_page(page: str, session: dict | None = None, timeout: float = 60) -> AppTest:
+    """Run app.py (the shell and its sidebar), then switch to ``page`` ("pages/x.py"),
+    with ``session`` put into session state first; fails on any exception."""
+    at = AppTest.from_file("../app.py", default_timeout=timeout)
+    for key, value in (session or {}).items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def figures(at: AppTest) -> dict[str, dict]:
+    """Plotly figures on the page, by the key they were drawn with."""
+    return {el.proto.id.rsplit("-", 1)[-1]: json.loads(el.proto.spec)
+            for el in at.get("plotly_chart")}
