@@ -203,6 +203,30 @@ def _max_iter_input(sid: str, busy: bool, default: int) -> int:
                            key=f"exp_{sid}_max_iter", disabled=busy)
 
 
+def _fit_inputs(sid: str, busy: bool, data: MnistData, cols: list, *,
+                preprocess: str | None = "unit") -> tuple[dict, list[str]]:
+    """Training digits, C, preprocessing (unless ``preprocess`` is None) and max iterations,
+    one per column of ``cols``. Returns the experiment's keyword arguments for them and the
+    messages of the fields that are not valid."""
+    cols = iter(cols)
+    with next(cols):
+        n = _size_input(sid, busy, 10000, data)
+    with next(cols):
+        C_text = _C_input(sid, busy)
+    if preprocess is not None:
+        with next(cols):
+            preprocess = _preprocess_input(sid, busy, preprocess)
+    with next(cols):
+        max_iter = _max_iter_input(sid, busy, 300)
+    size, e1 = check_size(n, data.n_train)
+    C, e2 = parse_C(C_text)
+    params = dict(train_size=size, C=C)
+    if preprocess is not None:
+        params["preprocess"] = preprocess
+    params["max_iter"] = int(max_iter)
+    return params, [e for e in (e1, e2) if e]
+
+
 def _C_range_inputs(sid: str, busy: bool, lo: float, hi: float, points: int
                     ) -> tuple[list[float] | None, str | None]:
     st.session_state.setdefault(f"exp_{sid}_points", points)
@@ -520,20 +544,8 @@ def _section_ovr(data: MnistData, busy: str | None) -> None:
         "are) and their cost.")
     sid = "ovr"
     dis = busy is not None
-    c1, c2, c3, c4 = st.columns(4)
-    with c1:
-        n = _size_input(sid, dis, 10000, data)
-    with c2:
-        C_text = _C_input(sid, dis)
-    with c3:
-        preprocess = _preprocess_input(sid, dis, "unit")
-    with c4:
-        max_iter = _max_iter_input(sid, dis, 300)
-    size, e1 = check_size(n, data.n_train)
-    C, e2 = parse_C(C_text)
-    errors = [e for e in (e1, e2) if e]
-    params = None if errors else dict(train_size=size, C=C, preprocess=preprocess,
-                                      max_iter=int(max_iter))
+    fit, errors = _fit_inputs(sid, dis, data, st.columns(4))
+    params = None if errors else fit
 
     def draw(result):
         t = result.table
@@ -557,23 +569,12 @@ def _section_ovr(data: MnistData, busy: str | None) -> None:
         "digit in ten is a *d*, so a 'detector' that always says *no* is already 90% "
         "accurate. Precision and recall tell the real story.")
     sid = "bin"
-    c1, c2, c3, c4, c5 = st.columns(5)
+    c1, *cols = st.columns(5)
     with c1:
         st.session_state.setdefault("exp_bin_digit", 1)
         digit = st.selectbox("Digit d", list(range(10)), key="exp_bin_digit", disabled=dis)
-    with c2:
-        n = _size_input(sid, dis, 10000, data)
-    with c3:
-        C_text = _C_input(sid, dis)
-    with c4:
-        preprocess = _preprocess_input(sid, dis, "unit")
-    with c5:
-        max_iter = _max_iter_input(sid, dis, 300)
-    size, e1 = check_size(n, data.n_train)
-    C, e2 = parse_C(C_text)
-    errors = [e for e in (e1, e2) if e]
-    params = None if errors else dict(digit=int(digit), train_size=size, C=C,
-                                      preprocess=preprocess, max_iter=int(max_iter))
+    fit, errors = _fit_inputs(sid, dis, data, cols)
+    params = None if errors else dict(digit=int(digit), **fit)
 
     def draw_bin(result):
         st.plotly_chart(xp.dot_comparison(
@@ -594,23 +595,15 @@ def _section_preprocessing(data: MnistData, busy: str | None) -> None:
         "digits so one template per class fits better.")
     sid = "pre"
     dis = busy is not None
-    c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+    c1, *cols = st.columns([2, 1, 1, 1])
     with c1:
         st.session_state.setdefault("exp_pre_modes", list(PREPROCESS_LABELS))
         modes = st.multiselect("Preprocessing modes", list(PREPROCESS_LABELS), key="exp_pre_modes",
                                format_func=PREPROCESS_LABELS.get, disabled=dis)
-    with c2:
-        n = _size_input(sid, dis, 10000, data)
-    with c3:
-        C_text = _C_input(sid, dis)
-    with c4:
-        max_iter = _max_iter_input(sid, dis, 300)
-    size, e1 = check_size(n, data.n_train)
-    C, e2 = parse_C(C_text)
-    e3 = None if modes else "Choose at least one preprocessing mode."
-    errors = [e for e in (e1, e2, e3) if e]
-    params = None if errors else dict(modes=list(modes), train_size=size, C=C,
-                                      max_iter=int(max_iter))
+    fit, errors = _fit_inputs(sid, dis, data, cols, preprocess=None)
+    if not modes:
+        errors.append("Choose at least one preprocessing mode.")
+    params = None if errors else dict(modes=list(modes), **fit)
 
     def draw(result):
         t = result.table
