@@ -35,6 +35,7 @@ from tests.e2e.conftest import (  # noqa: E402
     CHROMIUM_ARGS,
     MODEL_TIMEOUT_MS,
     VIEWPORT,
+    click_button,
     draw,
     nav_click,
     ring,
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 latencies.append(changed - up)
                 wait_idle(page, settle_ms=100)
                 guesses.append(page.locator(".scores .prediction").first.inner_text().strip())
-                page.locator(".st-key-draw_clear button >> visible=true").first.click()
+                click_button(page, "draw_clear")
                 wait_idle(page, "Draw a digit…", settle_ms=100)
                 wait_empty_canvas(page)
             rows.append(("mouse-up -> updated scores (Draw)", _ms(latencies)))

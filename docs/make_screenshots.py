@@ -20,7 +20,9 @@ from tests.e2e.conftest import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     MODEL_TIMEOUT_MS,
+    click_button,
     draw,
+    fill,
     nav_click,
     start_app,
     stop_app,
@@ -88,21 +90,15 @@ def main(argv: list[str] | None = None) -> int:
             shot("evaluate")
 
             nav_click(page, "Train", "Train a model")
-            size = page.locator(".st-key-train_size input")
-            size.fill("20000")
-            size.press("Enter")
-            wait_idle(page)
-            page.locator(".st-key-train_go button >> visible=true").first.click()
+            fill(page, "train_size", "20000")
+            click_button(page, "train_go")
             page.locator(".st-key-train_last_chart svg.main-svg").first.wait_for()
             wait_idle(page)
             shot("train")
 
             nav_click(page, "Experiments", "Why does a linear model do so well")
-            box = page.locator(".st-key-exp_size_sizes input")
-            box.fill("300, 1000, 3000, 10000, 30000, 60000")
-            box.press("Enter")
-            wait_idle(page)
-            page.locator(".st-key-exp_size_run button >> visible=true").first.click()
+            fill(page, "exp_size_sizes", "300, 1000, 3000, 10000, 30000, 60000")
+            click_button(page, "exp_size_run")
             page.get_by_text("Result: finished.").first.wait_for()
             wait_idle(page)
             shot("experiments")

@@ -151,6 +151,21 @@ def nav_click(page, title: str, marker: str | None, timeout: float = TIMEOUT_MS,
     wait_idle(page, marker, timeout, settle_ms)
 
 
+def click_button(page, key: str) -> None:
+    """Click the button with this widget key. While a script run is in progress Streamlit
+    can keep an invisible copy of an element from the previous run in the DOM, so only
+    the visible one is clicked."""
+    page.locator(f".st-key-{key} button >> visible=true").first.click()
+
+
+def fill(page, key: str, value: str) -> None:
+    """Type into a text or number input (by widget key) and let the app take it."""
+    box = page.locator(f".st-key-{key} input >> visible=true").first
+    box.fill(value)
+    box.press("Enter")
+    wait_idle(page)
+
+
 def sample(page, js_expr: str, interval_ms: int = 100) -> None:
     """Start sampling ``js_expr`` (a JS expression giving a string) in the page every
     ``interval_ms``; :func:`samples` returns the values seen, with duplicates in a row

@@ -19,7 +19,9 @@ from tests.e2e.conftest import (
     TIMEOUT_MS,
     VIEWPORT,
     assert_no_error,
+    click_button,
     draw,
+    fill,
     ink,
     nav_click,
     open_page,
@@ -48,13 +50,6 @@ PAGES = [
     ("/theory", "Theory", "Where the math comes from"),
 ]
 DRAW_HINT = "Draw a digit…"
-
-
-def click_button(page, key: str) -> None:
-    """Click the button with this widget key. While a script run is in progress Streamlit
-    can keep an invisible copy of an element from the previous run in the DOM, so only
-    the visible one is clicked."""
-    page.locator(f".st-key-{key} button >> visible=true").first.click()
 
 
 def _gallery(page):
@@ -267,14 +262,6 @@ def test_deep_link_on_a_fresh_server(browser, mnist_dir):
 
 
 # ----------------------------------------------------------------------------- experiments
-def _fill(page, key: str, value: str) -> None:
-    """Type into a text or number input (by widget key) and let the app take it."""
-    box = page.locator(f".st-key-{key} input >> visible=true").first
-    box.fill(value)
-    box.press("Enter")
-    wait_idle(page)
-
-
 def test_experiments_size_curve_runs_live_and_downloads(page):
     open_page(page, "/experiments", "Why does a linear model do so well")
     # Every question has its tab with a Run button.
@@ -283,7 +270,7 @@ def test_experiments_size_curve_runs_live_and_downloads(page):
         page.get_by_role("tab", name=re.compile(label)).click()
         wait_idle(page)
     page.get_by_role("tab", name=re.compile("Training-set size")).click()
-    _fill(page, "exp_size_sizes", "300, 1000, 3000")
+    fill(page, "exp_size_sizes", "300, 1000, 3000")
     sample(page, """((document.querySelector("[data-testid='stProgress']") || {}).innerText
                      || '').match(/Step \\d+ of \\d+/)?.[0] ?? ''""")
     click_button(page, "exp_size_run")
@@ -306,7 +293,7 @@ def test_experiments_size_curve_runs_live_and_downloads(page):
     click_button(page, "exp_size_run")
     page.get_by_text("from this session's cache").first.wait_for(timeout=TIMEOUT_MS)
     # Bad input: a clear message, Run disabled, the result kept.
-    _fill(page, "exp_size_C", "-1")
+    fill(page, "exp_size_C", "-1")
     assert page.locator("[data-testid='stAlertContentError']").count() >= 1
     assert page.locator(".st-key-exp_size_run button").is_disabled()
     assert page.locator(".st-key-exp_size_chart svg.main-svg").count() >= 1
@@ -317,9 +304,9 @@ def test_regularization_path_click_opens_weights(page):
     open_page(page, "/experiments", "Why does a linear model do so well")
     page.get_by_role("tab", name=re.compile("Regularization path")).click()
     wait_idle(page)
-    _fill(page, "exp_reg_train_size", "500")
-    _fill(page, "exp_reg_points", "3")
-    _fill(page, "exp_reg_max_iter", "50")
+    fill(page, "exp_reg_train_size", "500")
+    fill(page, "exp_reg_points", "3")
+    fill(page, "exp_reg_max_iter", "50")
     click_button(page, "exp_reg_run")
     page.get_by_text("Result: finished.").first.wait_for(timeout=MODEL_TIMEOUT_MS)
     wait_idle(page)
