@@ -178,8 +178,10 @@ def finalize_pending() -> str | None:
 # ----------------------------------------------------------------------------- widgets
 def _C_input(sid: str, busy: bool, default: str = "1") -> str:
     st.session_state.setdefault(f"exp_{sid}_C", default)
-    return st.text_input("C (inverse penalty strength)", key=f"exp_{sid}_C", disabled=busy,
-                         help="Small C = strong penalty. Any number from 1e-6 to 1e8.")
+    # A short label: in a narrow column a long one wraps and pushes the box out of line.
+    return st.text_input("C", key=f"exp_{sid}_C", disabled=busy,
+                         help="Inverse penalty strength: small C = strong penalty. Any number "
+                              "from 1e-6 to 1e8.")
 
 
 def _size_input(sid: str, busy: bool, default: int, data: MnistData,
