@@ -125,11 +125,15 @@ class MnistData:
     y_test : ndarray of shape (n_test,), dtype int64
         Test labels, 0-9.
     source : str
-        Human-readable origin, e.g. ``"MNIST 70,000 from /data/mnist"``.
+        Human-readable origin for visitors, e.g. ``"MNIST, 70,000 digits from IDX files"``.
+        It never names a server path: a hosted app shows it to every student.
     kind : {"idx", "openml", "sample"}
         Which loader produced the data.
     notes : tuple of str
         Extra remarks, e.g. why ``"auto"`` fell back to the sample.
+    location : str
+        Where the data was read from (a folder, a cache), for the operator (the CLI, logs);
+        never shown in the app.
     """
 
     X_train: np.ndarray
@@ -139,6 +143,7 @@ class MnistData:
     source: str
     kind: str
     notes: tuple[str, ...] = ()
+    location: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -368,7 +373,8 @@ def _load_idx(folder: str | os.PathLike[str]) -> MnistData:
         arrays[f"X_{split}"] = images.reshape(len(images), N_PIXELS)
         arrays[f"y_{split}"] = labels.astype(np.int64)
     total = len(arrays["y_train"]) + len(arrays["y_test"])
-    return MnistData(**arrays, source=f"MNIST {total:,} from {folder}", kind="idx")
+    return MnistData(**arrays, source=f"MNIST, {total:,} digits from IDX files",
+                     kind="idx", location=str(folder))
 
 
 # ----------------------------------------------------------------------------- OpenML

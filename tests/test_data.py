@@ -154,7 +154,8 @@ def test_idx_round_trip(tmp_path, gz, dotted):
     arrays = make_idx_folder(tmp_path, gz=gz, dotted=dotted)
     data = load_mnist("idx", tmp_path)
     assert data.kind == "idx"
-    assert data.source == f"MNIST 42 from {tmp_path}"
+    assert data.source == "MNIST, 42 digits from IDX files"
+    assert data.location == str(tmp_path) and str(tmp_path) not in data.source
     assert (data.n_train, data.n_test, data.is_full) == (30, 12, False)
     assert data.X_train.shape == (30, 784) and data.X_test.shape == (12, 784)
     for X in (data.X_train, data.X_test):
@@ -506,7 +507,7 @@ def test_sample_comes_from_mnist_train(sample, mnist):
 
 
 def test_real_mnist(mnist):
-    assert mnist.kind == "idx" and mnist.source.startswith("MNIST 70,000 from ")
+    assert mnist.kind == "idx" and mnist.source == "MNIST, 70,000 digits from IDX files"
     assert mnist.is_full
     assert mnist.X_train.shape == (60_000, 784) and mnist.X_test.shape == (10_000, 784)
     assert mnist.X_train.dtype == np.uint8 and mnist.y_train.dtype == np.int64
