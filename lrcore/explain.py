@@ -10,19 +10,23 @@ pixel's vote for (positive) or against (negative) class ``k``, which add up, wit
 intercept, to the logit; the softmax of the logits gives the probabilities. Nothing is
 approximated, unlike saliency methods for deep networks.
 
-:func:`explain_digit` computes that account; :func:`proba_bars`, :func:`digit_image` and
-:func:`evidence_maps` turn it into plotly figures and :func:`scores_html` into a plain HTML
-bar chart (data, not UI: no Streamlit here). The Draw page redraws them after every
-stroke, so each builder avoids ``make_subplots`` and other slow plotly paths: all of them
-together build in a few tens of milliseconds.
+:func:`explain_digit` computes that account. The Draw page redraws it after every stroke,
+for every student of a class on one server, so its views are light HTML (data, not UI: no
+Streamlit here): :func:`scores_html` a bar per class, :func:`digit_html` and
+:func:`evidence_html` 28x28 pictures as tiny inline PNGs. Together they take well under a
+millisecond. :func:`proba_bars` is the same scores as a plotly figure, for other pages.
 """
 from __future__ import annotations
 
+import base64
+import html
+import io
 from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike
+from PIL import Image
 
 from lrcore.preprocess import N_PIXELS, SIDE
 from lrcore.train import TrainedModel
@@ -255,104 +259,134 @@ def scores_html(expl: Explanation, *, bar_height: int = 110, headline: bool = Tr
     )
 
 
-def _heatmap_axes(suffix: str = "", domain: tuple[float, float] = (0.0, 1.0)) -> dict:
-    """Axis pair for a 28x28 image: row 0 on top (upright digit), square pixels, no ticks."""
-    return {
-        f"xaxis{suffix}": dict(domain=list(domain), anchor=f"y{suffix}", visible=False,
-                               range=[-0.5, SIDE - 0.5], constrain="domain"),
-        f"yaxis{suffix}": dict(anchor=f"x{suffix}", visible=False, range=[SIDE - 0.5, -0.5],
-                               scaleanchor=f"x{suffix}", scaleratio=1, constrain="domain"),
-    }
+# 28x28 pictures as tiny inline PNGs. The Draw page redraws them after every stroke, for
+# every student of a class on one server: a plotly heatmap cost 3-4 ms to build plus its
+# JSON and the browser's plotly render, and three of them made up most of a stroke's server
+# time. A 28x28 PNG is 0.1 ms to encode and a few hundred bytes; the browser scales it up
+# with square pixels (image-rendering: pixelated). The colour maps are lookup tables.
+_GRAY_LUT = np.stack([np.arange(256, dtype=np.uint8)] * 3, axis=1)
 
 
-def digit_image(img28: ArrayLike, *, title: str | None = None, height: int = 260,
-                zrange: tuple[float, float] | None = None) -> go.Figure:
-    """A 28x28 image in grayscale, upright, with square pixels; hover shows row, col, value.
+def _evidence_lut() -> np.ndarray:
+    """(256, 3) uint8: EVIDENCE_COLORSCALE sampled at 256 points from -vmax to +vmax."""
+    stops = np.array([s for s, _ in EVIDENCE_COLORSCALE])
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for _, c in EVIDENCE_COLORSCALE])
+    t = np.linspace(0.0, 1.0, 256)
+    return np.stack([np.interp(t, stops, rgb[:, j]) for j in range(3)], axis=1).round().astype(
+        np.uint8)
 
-    Parameters
-    ----------
-    img28 : array-like of shape (28, 28) or (784,)
-        Row 0 is the top row. Values in [0, 1] are shown on a fixed black-to-white scale;
-        other ranges (standardized features) are stretched to their own min and max.
-    title : str, optional
-    height : int
-        Figure height in pixels.
-    zrange : (float, float), optional
-        Value shown black and value shown white, overriding the automatic range.
 
-    Returns
-    -------
-    fig : go.Figure
-        One ``Heatmap`` trace with a gray colour scale.
-    """
+_EVIDENCE_LUT = _evidence_lut()
+_IMG_STYLE = ("image-rendering:pixelated;image-rendering:crisp-edges;width:100%;height:auto;"
+              "aspect-ratio:1;display:block;border-radius:3px")
+
+
+def png_data_url(index28: np.ndarray, lut: np.ndarray) -> str:
+    """A 28x28 image of colour-table indices (0-255) as a ``data:image/png`` URL."""
+    idx = np.asarray(index28, dtype=np.uint8).reshape(SIDE, SIDE)
+    buf = io.BytesIO()
+    Image.fromarray(lut[idx]).save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def gray_indices(img28: ArrayLike, zrange: tuple[float, float] | None = None) -> np.ndarray:
+    """(28, 28) uint8 grey levels: values in [0, 1] on a fixed black-to-white scale, other
+    ranges (standardized features) stretched from their own min (black) to max (white)."""
     z = np.asarray(img28, dtype=np.float64).reshape(SIDE, SIDE)
     if zrange is None:
         lo, hi = float(z.min()), float(z.max())
         zrange = (0.0, 1.0) if lo >= 0 and hi <= 1 else (lo, hi if hi > lo else lo + 1)
-    fig = go.Figure(
-        go.Heatmap(
-            z=z, zmin=zrange[0], zmax=zrange[1], colorscale="gray", showscale=False,
-            hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>",
-        ),
-        layout=_heatmap_axes(),
-    )
-    fig.update_layout(
-        height=height, margin=dict(l=5, r=5, t=30 if title else 5, b=5),
-        title=dict(text=title, font=dict(size=14)) if title else None,
-        plot_bgcolor="black",
-    )
-    return fig
+    lo, hi = zrange
+    return np.clip(np.round((z - lo) / (hi - lo) * 255), 0, 255).astype(np.uint8)
 
 
-def evidence_maps(expl: Explanation, k: int = N_EVIDENCE, *, height: int = 250) -> go.Figure:
-    """Side-by-side maps of pixel x weight for the top ``k`` classes, on one scale.
+def evidence_indices(ev28: ArrayLike, vmax: float) -> np.ndarray:
+    """(28, 28) uint8 indices into the evidence colours: -vmax -> 0 (blue), 0 -> ~128
+    (white), +vmax -> 255 (red)."""
+    z = np.asarray(ev28, dtype=np.float64).reshape(SIDE, SIDE)
+    return np.clip(np.round((z / vmax + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def _figure(img_url: str, caption: str, *, alt: str, cls: str, attrs: str = "",
+            width: str = "100%") -> str:
+    return (f"<figure class='{cls}' {attrs} style='margin:0;flex:1 1 0;min-width:0;"
+            f"max-width:{width}'><figcaption style='font-size:0.9rem;text-align:center;"
+            f"line-height:1.25;margin-bottom:0.25rem;min-height:2.5em'>{caption}</figcaption>"
+            f"<img src='{img_url}' alt='{html.escape(alt, quote=True)}' "
+            f"title='{html.escape(alt, quote=True)}' style='{_IMG_STYLE}'></figure>")
+
+
+def digit_html(images: list[tuple[ArrayLike, str]], *, max_width: int = 220) -> str:
+    """28x28 greyscale pictures side by side, each with its title above it.
+
+    Parameters
+    ----------
+    images : list of (array of shape (28, 28) or (784,), title)
+        Row 0 is the top row; values as for :func:`gray_indices`.
+    max_width : int
+        Largest width of one picture in CSS pixels (they shrink with the column).
+
+    Returns
+    -------
+    html : str
+        A ``<div class='digits'>`` of ``<figure class='digit'>`` elements, each holding a
+        28x28 PNG ``<img>`` (upscaled with square pixels by the browser).
+    """
+    figs = [
+        _figure(png_data_url(gray_indices(img), _GRAY_LUT), html.escape(title), alt=title,
+                cls="digit", width=f"{max_width}px")
+        for img, title in images
+    ]
+    return ("<div class='digits' style='display:flex;gap:0.75rem;align-items:flex-end'>"
+            + "".join(figs) + "</div>")
+
+
+def evidence_html(expl: Explanation, k: int = N_EVIDENCE, *, max_width: int = 230) -> str:
+    """Maps of pixel x weight for the top ``k`` classes, side by side, on one colour scale.
 
     Red pixels push the class's logit up, blue ones down, white ones have no say. All maps
-    share one colour scale, symmetric around zero, so they can be compared; each title reads
-    "evidence for 7: logit 5.2".
+    share one scale, symmetric around zero, so they can be compared; a colour bar below
+    gives it. Each title reads "evidence for 7: logit 5.2" with the pixels' sum, the bias
+    and the probability under it. The maps wrap onto several rows on a narrow screen.
 
     Parameters
     ----------
     expl : Explanation
     k : int, default=3
         Number of maps (at most the number computed in ``expl``).
-    height : int
-        Figure height in pixels.
+    max_width : int
+        Largest width of one map in CSS pixels.
 
     Returns
     -------
-    fig : go.Figure
-        ``k`` ``Heatmap`` traces sharing one ``coloraxis`` centred on zero.
+    html : str
+        A ``<div class='evidence' data-vmax=...>`` holding ``k`` ``<figure class='evmap'
+        data-class=... data-logit=...>`` elements and a ``<div class='colorbar'>``.
     """
     k = min(int(k), len(expl.evidence_idx))
-    gap = 0.04
-    width = (1.0 - gap * max(k - 1, 0)) / max(k, 1)
     vmax = float(np.abs(expl.evidence[:k]).max()) if k else 0.0
     vmax = vmax if vmax > 0 else 1.0
-    traces, layout, titles = [], {}, []
+    figs = []
     for i in range(k):
         idx = int(expl.evidence_idx[i])
-        s = "" if i == 0 else str(i + 1)
-        x0 = i * (width + gap)
-        layout.update(_heatmap_axes(s, (x0, x0 + width)))
         cls = _label(expl.classes[idx])
         ev = expl.evidence[i]
-        traces.append(go.Heatmap(
-            z=ev, coloraxis="coloraxis", xaxis=f"x{s}", yaxis=f"y{s}",
-            hovertemplate=(f"evidence for {cls}<br>row %{{y}}, col %{{x}}: %{{z:.3f}}"
-                           "<extra></extra>"),
-        ))
-        titles.append(dict(
-            text=(f"evidence for {cls}: logit {expl.logits[idx]:.1f}<br>"
-                  f"<span style='font-size:11px'>pixels {ev.sum():+.1f}, "
-                  f"bias {expl.intercept[idx]:+.1f}; p = {100 * expl.proba[idx]:.0f}%</span>"),
-            x=x0 + width / 2, y=1.0, xref="paper", yref="paper", xanchor="center",
-            yanchor="bottom", showarrow=False, font=dict(size=14),
-        ))
-    layout.update(
-        coloraxis=dict(colorscale=EVIDENCE_COLORSCALE, cmin=-vmax, cmax=vmax,
-                       colorbar=dict(title=dict(text="pixel ×<br>weight", side="top"),
-                                     thickness=12, len=0.9)),
-        annotations=titles, height=height, margin=dict(l=5, r=5, t=55, b=5),
+        caption = (f"<b>evidence for {cls}</b>: logit {expl.logits[idx]:.1f}<br>"
+                   f"<span style='font-size:0.8rem;opacity:0.8'>pixels {ev.sum():+.1f}, "
+                   f"bias {expl.intercept[idx]:+.1f}; p = {100 * expl.proba[idx]:.0f}%</span>")
+        figs.append(_figure(
+            png_data_url(evidence_indices(ev, vmax), _EVIDENCE_LUT), caption,
+            alt=f"evidence for {cls}: red pixels vote for {cls}, blue against",
+            cls="evmap", width=f"{max_width}px",
+            attrs=f"data-class='{cls}' data-logit='{expl.logits[idx]:.4f}'"))
+    stops = ", ".join(f"{c} {100 * s:.0f}%" for s, c in EVIDENCE_COLORSCALE)
+    bar = (
+        "<div class='colorbar' style='display:flex;align-items:center;gap:0.5rem;"
+        "font-size:0.8rem;margin-top:0.4rem'>"
+        f"<span>{-vmax:.2f}</span><div style='flex:0 1 16rem;height:0.7rem;border-radius:3px;"
+        f"background:linear-gradient(to right, {stops})'></div><span>+{vmax:.2f}</span>"
+        "<span style='opacity:0.8'>pixel × weight (blue: against, red: for)</span></div>"
     )
-    return go.Figure(traces, layout)
+    return (f"<div class='evidence' data-vmax='{vmax:.6g}'>"
+            "<div style='display:flex;flex-wrap:wrap;gap:0.75rem'>" + "".join(figs)
+            + "</div>" + bar + "</div>")

@@ -8,11 +8,15 @@ are one fragment (a stroke does not rerun the app shell), the server's part take
 """
 from __future__ import annotations
 
+import hashlib
+import io
+
 import numpy as np
 import streamlit as st
+from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from lrcore.explain import digit_image, evidence_maps, explain_digit, scores_html
+from lrcore.explain import digit_html, evidence_html, explain_digit, scores_html
 from lrcore.preprocess import canvas_to_mnist, naive_resize
 from lrcore.train import TrainedModel
 from pages.common import (
@@ -31,8 +35,12 @@ CANVAS_SIZE = 280
 # Bumped by Clear: a canvas under a new key starts empty (the old one's state is dropped).
 CANVAS_GEN = "draw_canvas_gen"
 HINT = "Draw a digit… (white on the black canvas; the guess appears after each stroke)"
-PLOT_CONFIG = {"displayModeBar": False}
 DEFAULT_STROKE = 20
+LAST_ANSWER = "draw_last_answer"  # (key, blocks) of the last image answered (show_results)
+EVIDENCE_CAPTION = (
+    "Each map is the digit as the model sees it times one class's weights: red pixels vote "
+    "for the class, blue against. A map's sum plus the class's bias is its logit, and the "
+    "softmax of the logits gives the probabilities above.")
 
 
 def canvas_key() -> str:
@@ -58,55 +66,79 @@ def model_picker() -> None:
                  format_func=lambda r: "default model" if r == DEFAULT_ID else r)
 
 
-def show_results(rgba: np.ndarray | None, rid: str, model: TrainedModel, naive: bool) -> None:
-    """Everything right of the canvas, from the canvas image (None before the first stroke).
+def results_html(image_png: bytes | None, model: TrainedModel, naive: bool) -> list[tuple[str, str]]:
+    """The results of one canvas image as (kind, content) blocks: ("info", text) for a
+    blank canvas, else ("html", ...) and ("caption", ...) in page order.
 
-    A plain function of its inputs, so a test can call it with any image too."""
+    Plain data from plain inputs (no Streamlit calls), so :func:`show_results` can keep the
+    last answer and a test can call it with any image."""
+    rgba = None if image_png is None else np.asarray(Image.open(io.BytesIO(image_png)))
+    pixels = None if rgba is None else canvas_to_mnist(rgba)
+    if pixels is None:
+        return [("info", HINT)]
+    expl = explain_digit(model, pixels)
+    if model.preprocessor.mode in ("unit", "raw"):
+        seen = digit_html([(expl.features, "What the model sees (28×28)")])
+    else:  # the preprocessing changes the picture: show it before and after
+        seen = digit_html([(expl.image, "28×28"), (expl.features, "model input")],
+                          max_width=150)
+    # The scores come first in the HTML so they follow the pen; the pictures beside them.
+    blocks = [
+        ("html", "<div class='draw-results' style='display:flex;flex-wrap:wrap;gap:1.5rem;"
+                 "align-items:flex-end'><div style='flex:3 1 18rem'>" + scores_html(expl)
+                 + "</div><div style='flex:2 1 10rem;max-width:20rem'>" + seen + "</div></div>"),
+        ("html", evidence_html(expl)),
+        ("caption", EVIDENCE_CAPTION),
+    ]
+    if naive:
+        blocks += naive_blocks(rgba, model, expl.predicted)
+    return blocks
+
+
+def naive_blocks(rgba: np.ndarray, model: TrainedModel, predicted) -> list[tuple[str, str]]:
+    """The counter-example: the whole canvas squashed to 28x28, no crop or centring."""
+    nx = naive_resize(rgba)
+    if nx is None:
+        return []
+    nexpl = explain_digit(model, nx, k=0)
+    same = "the same answer" if nexpl.predicted == predicted else "a different answer"
+    return [
+        ("markdown", "**Without MNIST's preprocessing** (the whole canvas squashed to 28×28)"),
+        ("html", "<div class='draw-naive' style='display:flex;flex-wrap:wrap;gap:1.5rem;"
+                 "align-items:flex-end'><div style='flex:2 1 10rem;max-width:16rem'>"
+                 + digit_html([(nexpl.features, "What a naive resize feeds the model")])
+                 + "</div><div style='flex:3 1 18rem'>"
+                 f"<p>Naive resize → the model predicts <b>{nexpl.predicted}</b> "
+                 f"({100 * nexpl.confidence:.0f}%): {same}.</p>"
+                 + scores_html(nexpl, bar_height=70, headline=False) + "</div></div>"),
+    ]
+
+
+def show_results(image_png: bytes | None, rid: str, model: TrainedModel, naive: bool) -> None:
+    """Everything right of the canvas, from the canvas's PNG (None before the first stroke).
+
+    The blocks of the last answer are kept in the session (a few KB of HTML), keyed by the
+    image, the model and the toggle: a rerun that changes none of them (a slider, the
+    sidebar) repeats no work."""
     acc = model.summary.get("test_accuracy")
     st.caption(f"Scoring with **{model_label(rid, model)}**"
                + (f" (test accuracy {acc:.3f})" if acc is not None else "")
                + f"; preprocessing: {model.preprocessor.describe()}")
-    pixels = None if rgba is None else canvas_to_mnist(rgba)
-    if pixels is None:
-        st.info(HINT)
-        return
-    expl = explain_digit(model, pixels)
-    scores, seen = st.columns([3, 2])
-    # Plain HTML, not a chart: it shows up as soon as the rerun reaches the browser, so the
-    # scores follow the pen; the plotly figures below take the browser longer to draw.
-    scores.markdown(scores_html(expl), unsafe_allow_html=True)
-    if model.preprocessor.mode in ("unit", "raw"):
-        seen.plotly_chart(digit_image(expl.features, title="What the model sees (28×28)",
-                                      height=230), key="draw_seen", config=PLOT_CONFIG)
-    else:  # the preprocessing changes the picture: show it before and after
-        a, b = seen.columns(2)
-        a.plotly_chart(digit_image(expl.image, title="28×28", height=200),
-                       key="draw_seen_raw", config=PLOT_CONFIG)
-        b.plotly_chart(digit_image(expl.features, title="model input", height=200),
-                       key="draw_seen", config=PLOT_CONFIG)
-    st.plotly_chart(evidence_maps(expl), key="draw_evidence", config=PLOT_CONFIG)
-    st.caption("Each map is the digit as the model sees it times one class's weights: red "
-               "pixels vote for the class, blue against. A map's sum plus the class's bias is "
-               "its logit, and the softmax of the logits gives the probabilities above.")
-    if naive:
-        show_naive(rgba, model, expl.predicted)
-
-
-def show_naive(rgba: np.ndarray, model: TrainedModel, predicted) -> None:
-    """The counter-example: the whole canvas squashed to 28x28, no crop or centring."""
-    nx = naive_resize(rgba)
-    if nx is None:
-        return
-    nexpl = explain_digit(model, nx, k=0)
-    st.markdown("**Without MNIST's preprocessing** (the whole canvas squashed to 28×28)")
-    img, scores = st.columns([2, 3])
-    img.plotly_chart(digit_image(nexpl.features, title="What a naive resize feeds the model",
-                                 height=240), key="draw_naive_seen", config=PLOT_CONFIG)
-    with scores:
-        same = "the same answer" if nexpl.predicted == predicted else "a different answer"
-        st.markdown(f"Naive resize → the model predicts **{nexpl.predicted}** "
-                    f"({100 * nexpl.confidence:.0f}%): {same}.")
-        st.markdown(scores_html(nexpl, bar_height=70, headline=False), unsafe_allow_html=True)
+    key = (None if image_png is None else hashlib.blake2b(image_png, digest_size=16).digest(),
+           rid, id(model), naive)
+    last = st.session_state.get(LAST_ANSWER)
+    if last is None or last[0] != key:
+        last = (key, results_html(image_png, model, naive))
+        st.session_state[LAST_ANSWER] = last
+    for kind, content in last[1]:
+        if kind == "info":
+            st.info(content)
+        elif kind == "caption":
+            st.caption(content)
+        elif kind == "markdown":
+            st.markdown(content)
+        else:
+            st.html(content)
 
 
 @st.fragment
@@ -134,7 +166,7 @@ def drawing_area() -> None:
                                "to 28×28, without cropping, scaling and centring the digit.")
     with right:
         rid, model = current_model()
-        show_results(result.image_data, rid, model, naive)
+        show_results(result.image_bytes, rid, model, naive)
 
 
 st.header("Draw a digit")

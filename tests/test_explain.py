@@ -1,6 +1,10 @@
 """Tests for lrcore.explain: the per-pixel account of a prediction, and its figures."""
 from __future__ import annotations
 
+import base64
+import io
+import re
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -10,9 +14,11 @@ from lrcore.config import TrainConfig
 from lrcore.explain import (
     OTHER_COLOR,
     WINNER_COLOR,
-    digit_image,
-    evidence_maps,
+    digit_html,
+    evidence_html,
+    evidence_indices,
     explain_digit,
+    gray_indices,
     proba_bars,
     scores_html,
 )
@@ -128,47 +134,76 @@ def test_scores_html_has_one_bar_per_class_and_highlights_the_winner():
     assert "class='prediction'" not in scores_html(e, headline=False)
 
 
-def test_digit_image_is_upright_square_and_hoverable():
+def decode(url: str) -> np.ndarray:
+    """The pixels of a ``data:image/png;base64`` URL, (28, 28, 3) uint8."""
+    head, data = url.split(",", 1)
+    assert head == "data:image/png;base64"
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
+
+
+def img_urls(html: str) -> list[str]:
+    return re.findall(r"<img src='([^']+)'", html)
+
+
+def test_digit_html_is_upright_and_on_a_fixed_grey_scale():
     img = np.zeros((28, 28))
     img[0, :] = 1.0  # top row lit
-    fig = digit_image(img)
-    (hm,) = fig.data
-    assert np.asarray(hm.z)[0].sum() == 28  # row 0 of z is row 0 of the image ...
-    lo, hi = fig.layout.yaxis.range
-    assert lo > hi  # ... and the y axis runs downward, so row 0 is drawn on top
-    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
-    assert (hm.zmin, hm.zmax) == (0.0, 1.0)
-    assert "row" in hm.hovertemplate and "col" in hm.hovertemplate
+    img[27, 0] = 0.5
+    html = digit_html([(img, "What the model sees")])
+    (url,) = img_urls(html)
+    px = decode(url)
+    assert px.shape == (28, 28, 3)
+    assert (px[0] == 255).all() and (px[1:27] == 0).all()  # row 0 is drawn on top
+    assert px[27, 0, 0] == 128
+    assert "What the model sees" in html and "pixelated" in html
     # Standardized features are outside [0, 1]: stretched to their own range.
     z = np.linspace(-2, 3, 784)
-    assert (digit_image(z).data[0].zmin, digit_image(z).data[0].zmax) == (-2.0, 3.0)
+    px = decode(img_urls(digit_html([(z, "t")]))[0])
+    assert px[0, 0, 0] == 0 and px[27, 27, 0] == 255
+    assert_allclose(gray_indices(z).ravel(), np.round((z + 2) / 5 * 255))
+    two = digit_html([(img, "a"), (z, "b")])
+    assert two.count("class='digit'") == 2 and len(img_urls(two)) == 2
 
 
-def test_evidence_maps_titles_and_symmetric_scale():
+def test_digit_html_escapes_titles():
+    html = digit_html([(np.zeros(784), "<b>x</b>")])
+    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+
+
+def test_evidence_html_titles_colours_and_symmetric_scale():
     e = explain_digit(random_model(), random_digit())
-    fig = evidence_maps(e)
-    assert len(fig.data) == 3
-    ca = fig.layout.coloraxis
-    assert ca.cmin == -ca.cmax and ca.cmax == pytest.approx(np.abs(e.evidence).max())
-    for i, (trace, ann) in enumerate(zip(fig.data, fig.layout.annotations)):
-        k = int(e.evidence_idx[i])
-        assert_allclose(np.asarray(trace.z), e.evidence[i])
-        assert ann.text.startswith(f"evidence for {k}: logit {e.logits[k]:.1f}")
-    assert len(evidence_maps(e, k=1).data) == 1
+    html = evidence_html(e)
+    vmax = float(re.search(r"data-vmax='([^']+)'", html).group(1))
+    assert vmax == pytest.approx(np.abs(e.evidence).max(), rel=1e-5)
+    figs = re.findall(r"<figure class='evmap' data-class='(\d)' data-logit='([^']+)'", html)
+    assert [int(c) for c, _ in figs] == [int(e.classes[k]) for k in e.evidence_idx]
+    urls = img_urls(html)
+    assert len(urls) == 3
+    for i, k in enumerate(e.evidence_idx):
+        assert float(figs[i][1]) == pytest.approx(e.logits[k], abs=1e-4)
+        assert f"evidence for {int(e.classes[k])}</b>: logit {e.logits[k]:.1f}" in html
+        px = decode(urls[i]).astype(int)
+        ev = e.evidence[i]
+        # The strongest vote for is red, the strongest against blue, no vote near white.
+        hi, lo = np.unravel_index(ev.argmax(), ev.shape), np.unravel_index(ev.argmin(), ev.shape)
+        if ev.max() > 0.5 * vmax:
+            assert px[hi][0] > px[hi][2] + 60
+        if ev.min() < -0.5 * vmax:
+            assert px[lo][2] > px[lo][0] + 60
+        zero = np.unravel_index(np.abs(ev).argmin(), ev.shape)
+        if abs(ev[zero]) < 0.02 * vmax:
+            assert (px[zero] > 230).all()
+    assert_allclose(evidence_indices(np.array([-vmax, 0, vmax]).repeat(262)[:784], vmax)
+                    .ravel()[[0, 300, 783]], [0, 128, 255], atol=1)
+    assert html.count("class='evmap'") == 3 and "class='colorbar'" in html
+    assert evidence_html(e, k=1).count("class='evmap'") == 1
 
 
-def test_figures_serialize_quickly():
-    """The Draw page rebuilds all three after every stroke (budget: ~300 ms in total)."""
-    import time
-
-    e = explain_digit(random_model(), random_digit())
-    for f in (proba_bars, lambda e: digit_image(e.features), evidence_maps):
-        f(e).to_json()  # warm-up (plotly's lazy imports)
-    t0 = time.perf_counter()
-    for _ in range(5):
-        for f in (proba_bars, lambda e: digit_image(e.features), evidence_maps):
-            f(e).to_json()
-    assert (time.perf_counter() - t0) / 5 < 0.15
+def test_evidence_html_of_an_empty_digit_has_a_usable_scale():
+    e = explain_digit(random_model(), np.zeros(784))
+    html = evidence_html(e)  # every map is zero: no division by zero, all white
+    for url in img_urls(html):
+        assert (decode(url) > 230).all()
 
 
 # ----------------------------------------------------------------------------- real digits
