@@ -7,12 +7,17 @@ cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download does not
-# work offline; see tests/e2e/conftest.py).
-if ! command -v chromium >/dev/null 2>&1; then
+# work offline; see tests/e2e/conftest.py); tests/test_deploy.py runs Debian's nginx in
+# front of the app (deploy/serve.py). nginx lives in /usr/sbin, which a normal user's PATH
+# may lack. One apt-get update for both.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 set +e
