@@ -8,6 +8,7 @@ Sharing rules for a hosted classroom demo (STYLE.md section 6):
 """
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -19,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from lrcore.config import TrainConfig
 from lrcore.data import MnistData, load_mnist
+from lrcore.modelcache import cached_model
 from lrcore.train import TrainedModel, Training
 
 # One BLAS thread per training. OpenBLAS threads busy-wait for work; in this server they
@@ -66,7 +68,21 @@ def require_app_shell() -> None:
 def get_data() -> MnistData:
     """MNIST once per server process: MNIST_DIR, else the OpenML cache/download, else the
     bundled sample (lrcore.data.load_mnist("auto") decides and says which)."""
-    return load_mnist("auto")
+    data = load_mnist("auto")
+    freeze_heap()
+    return data
+
+
+def freeze_heap() -> None:
+    """Move every object alive now into the collector's permanent generation.
+
+    Called once the long-lived objects of a process exist (modules, MNIST, the default
+    model). Python's full collections then no longer walk them: with Streamlit's own
+    per-rerun ``gc.collect()`` switched off (.streamlit/config.toml, runner.postScriptGC)
+    the collections that remain are over what sessions create, not the whole heap.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def default_config(data: MnistData) -> TrainConfig:
@@ -109,16 +125,25 @@ def default_model() -> TrainedModel:
         try:
             if slot.model is None:
                 cfg = default_config(data)
-                bar = st.progress(0.0, text="Training the default model…")
-                run = Training(cfg, data, name="default")
-                for p in run:
-                    slot.progress = p
-                    bar.progress(min(p.iteration / cfg.max_iter, 1.0),
-                                 text=f"Training the default model on {cfg.train_size:,} digits: "
-                                      f"iteration {p.iteration}, test accuracy "
-                                      f"{(p.test_accuracy or 0):.3f}")
-                slot.model = run.result()
+                bar = st.progress(0.0, text="Loading the default model…")
+
+                def train_here() -> TrainedModel:
+                    run = Training(cfg, data, name="default")
+                    for p in run:
+                        slot.progress = p
+                        bar.progress(min(p.iteration / cfg.max_iter, 1.0),
+                                     text=f"Training the default model on {cfg.train_size:,} "
+                                          f"digits: iteration {p.iteration}, test accuracy "
+                                          f"{(p.test_accuracy or 0):.3f}")
+                    return run.result()
+
+                # One training per host: the other app processes load its file.
+                slot.model = cached_model(
+                    "default-model", cfg, data, train_here,
+                    on_wait=lambda: bar.progress(0.0, text="Another app process is training "
+                                                           "the default model; waiting for it…"))
                 bar.empty()
+                freeze_heap()
         finally:
             slot.lock.release()
         return slot.model

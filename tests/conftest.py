@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# The app keeps files (the default model shared by its processes) in LR_DATA_DIR: the
+# tests, and the servers they start, get a fresh one, never the checkout's data/.
+os.environ.setdefault("LR_DATA_DIR", tempfile.mkdtemp(prefix="lr-test-data-"))
 
 
 def need(reason: str) -> None:
