@@ -239,9 +239,9 @@ def scores_html(expl: Explanation, *, bar_height: int = 110, headline: bool = Tr
         bars.append(
             f"<div class='bar' data-class='{_label(c)}' data-p='{p:.2f}' "
             f"title='class {_label(c)}: {p:.2f}%' style='display:flex;flex-direction:column;"
-            f"align-items:center;justify-content:flex-end;width:2.1rem'>"
+            f"align-items:center;justify-content:flex-end;flex:1 1 0;min-width:0;max-width:2.1rem'>"
             f"<span style='font-size:0.75rem;opacity:0.7'>{text}</span>"
-            f"<div style='width:1.6rem;height:{h}px;background:{color};border-radius:2px'></div>"
+            f"<div style='width:76%;height:{h}px;background:{color};border-radius:2px'></div>"
             f"<span style='font-size:1.1rem;font-weight:{weight};color:"
             f"{WINNER_COLOR if i == winner else 'inherit'}'>{_label(c)}</span></div>"
         )
@@ -254,7 +254,8 @@ def scores_html(expl: Explanation, *, bar_height: int = 110, headline: bool = Tr
     ) if headline else ""
     return (
         "<div class='scores'>" + head +
-        f"<div style='display:flex;align-items:flex-end;gap:0.1rem;height:{bar_height + 45}px'"
+        f"<div style='display:flex;align-items:flex-end;gap:0.1rem;height:{bar_height + 45}px;"
+        "max-width:22rem'"
         f" aria-label='probability of each class'>{''.join(bars)}</div></div>"
     )
 
@@ -316,7 +317,7 @@ def _figure(img_url: str, caption: str, *, alt: str, cls: str, attrs: str = "",
             f"title='{html.escape(alt, quote=True)}' style='{_IMG_STYLE}'></figure>")
 
 
-def digit_html(images: list[tuple[ArrayLike, str]], *, max_width: int = 220) -> str:
+def digit_html(images: list[tuple[ArrayLike, str]], *, max_width: int = 180) -> str:
     """28x28 greyscale pictures side by side, each with its title above it.
 
     Parameters
@@ -388,5 +389,6 @@ def evidence_html(expl: Explanation, k: int = N_EVIDENCE, *, max_width: int = 23
         "<span style='opacity:0.8'>pixel × weight (blue: against, red: for)</span></div>"
     )
     return (f"<div class='evidence' data-vmax='{vmax:.6g}'>"
-            "<div style='display:flex;flex-wrap:wrap;gap:0.75rem'>" + "".join(figs)
+            "<div style='display:flex;flex-wrap:wrap;gap:0.75rem;align-items:flex-end'>"
+            + "".join(figs)
             + "</div>" + bar + "</div>")

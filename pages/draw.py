@@ -145,7 +145,12 @@ def show_results(image_png: bytes | None, rid: str, model: TrainedModel, naive: 
 def drawing_area() -> None:
     """Canvas and results. A fragment: a stroke reruns only this, not the app shell and
     sidebar, which keeps the browser's work per stroke small."""
-    left, right = st.columns([1, 2], gap="large")
+    # A row that wraps: the canvas column is as wide as the canvas, so it is never cut
+    # (a [1, 2] column split left 156 of its 280 px visible on a 1024x768 projector with
+    # the sidebar open); when the results do not fit beside it they go below.
+    row = st.container(horizontal=True, wrap=True, gap="large")
+    left = row.container(width=CANVAS_SIZE + 4)
+    right = row.container(width="stretch")
     with left:
         result = st_canvas(
             stroke_width=st.session_state.get("draw_stroke", DEFAULT_STROKE),
