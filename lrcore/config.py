@@ -2,13 +2,19 @@
 
 Every entry point (the Train page, URL query parameters, the CLI, experiments, model files)
 builds a :class:`TrainConfig`, so the rules for what is allowed live in one place and the
-error messages read the same everywhere.
+error messages read the same everywhere. Besides the constructor:
+
+- :meth:`TrainConfig.field_errors` checks a form's values field by field (a message per
+  control, not only the first failure), with the sizes checked against the data at hand;
+- :meth:`TrainConfig.from_query` / :meth:`TrainConfig.to_query` are the shareable-link codec:
+  each query parameter stands on its own (a bad one is dropped and named, the others kept,
+  sizes beyond the data clamped with a note).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Mapping
 
 PENALTIES = ("l2", "l1", "elasticnet", None)
 MULTI_CLASS = ("multinomial", "ovr")
@@ -17,6 +23,17 @@ SOLVERS = ("auto", "lbfgs", "owlqn", "fista")
 
 MIN_TRAIN_SIZE = 100
 C_MIN, C_MAX = 1e-6, 1e8
+# The settings a shareable link carries (fit_intercept and solver stay as they are).
+QUERY_FIELDS = ("penalty", "C", "l1_ratio", "multi_class", "preprocess", "train_size",
+                "test_size", "shuffle", "seed", "tol", "max_iter")
+# A longer query value is not a setting anyone typed: it is dropped unread.
+MAX_QUERY_VALUE = 40
+
+
+def _short(value: Any, n: int = 12) -> str:
+    """A value for a message, cut so that a hostile link is not echoed in full."""
+    text = str(value)
+    return repr(text if len(text) <= n else text[:n] + "…")
 
 
 def parse_penalty(value: Any) -> str | None:
@@ -106,8 +123,11 @@ class TrainConfig:
         C = _number("C", self.C)
         if self.penalty is not None and not (C > 0):
             raise ValueError(f"C must be greater than 0; got {self.C!r}")
-        if self.penalty is not None and not math.isinf(C) and not (C_MIN <= C <= C_MAX):
-            raise ValueError(f"C must be between {C_MIN:g} and {C_MAX:g}; got {C:g}")
+        # Infinite C with a penalty is no penalty at all: say so rather than train an
+        # unpenalized model labelled "L2, C=inf".
+        if self.penalty is not None and not (C_MIN <= C <= C_MAX):
+            raise ValueError(f"C must be between {C_MIN:g} and {C_MAX:g} (for no penalty "
+                             f"choose penalty none); got {C:g}")
         if self.penalty is None:
             C = math.inf
         set_(self, "C", C)
@@ -154,6 +174,124 @@ class TrainConfig:
                 f"solver 'lbfgs' supports only the l2 penalty or none; got penalty "
                 f"{self.penalty!r}: use solver 'auto', 'owlqn' or 'fista'"
             )
+
+    @classmethod
+    def field_errors(cls, values: Mapping[str, Any], n_train: int | None = None,
+                     n_test: int | None = None) -> dict[str, str]:
+        """Field -> message for every field of ``values`` that is invalid on its own, and
+        ``""`` -> message for a rule between fields (e.g. solver and penalty).
+
+        ``values`` holds constructor arguments (strings are fine). ``C`` is checked for the
+        penalty given (it is not used without one); sizes also against ``n_train`` /
+        ``n_test`` when given. An empty dict means ``cls(**values)`` succeeds.
+        """
+        errors: dict[str, str] = {}
+        values = dict(values)
+        try:
+            no_penalty = "penalty" in values and parse_penalty(values["penalty"]) is None
+        except ValueError:
+            no_penalty = False
+        if no_penalty:
+            values["C"] = math.inf  # unused: whatever is typed in its box does not matter
+        for name, value in values.items():
+            probe = {name: value}
+            if name == "C":
+                probe["penalty"] = None if no_penalty else "l2"
+            try:
+                cfg = cls(**probe)
+                if name == "train_size" and n_train is not None:
+                    cfg.check_sizes(n_train, cfg.test_size if n_test is None else n_test)
+                if name == "test_size" and n_test is not None:
+                    cfg.check_sizes(max(cfg.train_size, MIN_TRAIN_SIZE)
+                                    if n_train is None else max(n_train, cfg.train_size),
+                                    n_test)
+            except TypeError:
+                errors[name] = f"unknown setting {name!r}"
+            except ValueError as e:
+                errors[name] = str(e)
+        if not errors:
+            try:
+                cls(**values)
+            except ValueError as e:
+                errors[""] = str(e)
+        return errors
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, Any], defaults: "TrainConfig",
+                   n_train: int, n_test: int) -> tuple["TrainConfig", list[str]]:
+        """Settings from a link's query parameters over ``defaults``, and notes for the user.
+
+        Each parameter stands on its own: a valid one is kept; a training or test size
+        beyond the data is clamped to what the data has (with a note); an unknown name or
+        an invalid or oversized value is dropped and named in one short note, its value cut
+        to a few characters (a link is not echoed in full). A parameter given several times
+        (a list of values) counts once: the last value. Parameters that are not settings
+        (``page``...) are ignored.
+        """
+        names = [f for f in QUERY_FIELDS]
+        given: dict[str, Any] = {}
+        for k in names:
+            if k in params:
+                v = params[k]
+                if isinstance(v, (list, tuple)):
+                    if not v:
+                        continue
+                    v = v[-1]
+                given[k] = v
+        if not given:
+            return defaults, []
+        notes: list[str] = []
+        dropped: list[str] = []
+        out = defaults.to_dict()
+        # Penalty first: whether C is valid depends on it.
+        order = sorted(given, key=lambda k: k != "penalty")
+        for k in order:
+            v = given[k]
+            if isinstance(v, str) and len(v) > MAX_QUERY_VALUE:
+                dropped.append(f"{k} (too long)")
+                continue
+            trial = {**out, k: v}
+            try:
+                cfg = cls.from_dict(trial)
+            except ValueError:
+                dropped.append(f"{k}={_short(v)}")
+                continue
+            if k in ("train_size", "test_size"):
+                have = n_train if k == "train_size" else n_test
+                if getattr(cfg, k) > have:
+                    trial[k] = have
+                    notes.append(f"{'training' if k == 'train_size' else 'test'} digits: "
+                                 f"the link asks for {getattr(cfg, k):,}, this data has "
+                                 f"{have:,}, so {have:,} are used")
+            out = trial
+        # Sizes the link did not set come from the defaults: those fit the data too.
+        out["train_size"] = min(int(out["train_size"]), n_train)
+        out["test_size"] = min(int(out["test_size"]), n_test)
+        try:
+            cfg = cls.from_dict(out)
+        except ValueError as e:  # a rule between fields: fall back to the defaults for it
+            dropped.append(str(e))
+            cfg = defaults
+        if dropped:
+            notes.insert(0, "Ignored in this link: " + "; ".join(dropped)
+                         + " (the other settings were applied).")
+        return cfg, notes
+
+    def to_query(self) -> dict[str, str]:
+        """The settings as query parameters: every field of :data:`QUERY_FIELDS`, but C
+        only with a penalty and l1_ratio only for elastic-net (a link shows what matters).
+        ``from_query(cfg.to_query(), ...)`` gives ``cfg`` back."""
+        d = self.to_dict()
+        out = {}
+        for k in QUERY_FIELDS:
+            v = d[k]
+            out[k] = ("true" if v else "false") if isinstance(v, bool) else (
+                f"{v:.12g}" if isinstance(v, float) else str(v))
+        if self.penalty is None:
+            del out["C"]
+        if self.penalty != "elasticnet":
+            del out["l1_ratio"]
+        return out
 
     def check_sizes(self, n_train_available: int, n_test_available: int) -> None:
         """Raise ``ValueError`` if the requested sizes exceed the data at hand."""

@@ -55,3 +55,76 @@ def test_sizes_checked_against_the_data():
 def test_model_params_only_pass_l1_ratio_for_elasticnet():
     assert TrainConfig(penalty="l2").model_params()["l1_ratio"] is None
     assert TrainConfig(penalty="elasticnet", l1_ratio=0.3).model_params()["l1_ratio"] == 0.3
+
+
+# ----------------------------------------------------------------------------- C range
+@pytest.mark.parametrize("C", [math.inf, "inf", "1e400", 1e9])
+def test_C_must_be_finite_with_a_penalty(C):
+    with pytest.raises(ValueError, match="C must be between 1e-06 and 1e\\+08"):
+        TrainConfig(penalty="l2", C=C)
+    assert math.isinf(TrainConfig(penalty="none", C=C).C)  # unused without a penalty
+
+
+# ----------------------------------------------------------------------------- field errors
+def test_field_errors_one_message_per_field():
+    errs = TrainConfig.field_errors({"penalty": "l2", "C": "abc", "train_size": 70000,
+                                     "test_size": 0, "tol": 1e-4}, 60000, 10000)
+    assert set(errs) == {"C", "train_size", "test_size"}
+    assert "C must be a number" in errs["C"]
+    assert "at most 60000" in errs["train_size"]
+    assert TrainConfig.field_errors({"penalty": "none", "C": "abc"}) == {}  # C unused
+    assert TrainConfig.field_errors({"penalty": "l1", "solver": "lbfgs"}) == {
+        "": "solver 'lbfgs' supports only the l2 penalty or none; got penalty 'l1': use "
+            "solver 'auto', 'owlqn' or 'fista'"}
+    assert TrainConfig.field_errors({"bogus": 1}) == {"bogus": "unknown setting 'bogus'"}
+
+
+# ----------------------------------------------------------------------------- links
+DEFAULTS = TrainConfig(penalty="l2", C=0.01, train_size=10000, test_size=10000, max_iter=300)
+
+
+def test_link_round_trip():
+    cfg = TrainConfig(penalty="elasticnet", C=0.05, l1_ratio=0.3, preprocess="deskew",
+                      train_size=5000, test_size=2000, shuffle=True, seed=7, tol=1e-5,
+                      max_iter=50)
+    q = cfg.to_query()
+    assert all(isinstance(v, str) for v in q.values())
+    assert TrainConfig.from_query(q, DEFAULTS, 60000, 10000) == (cfg, [])
+    assert "C" not in TrainConfig(penalty="none").to_query()
+    assert "l1_ratio" not in TrainConfig(penalty="l2").to_query()
+
+
+def test_each_link_parameter_stands_on_its_own():
+    cfg, notes = TrainConfig.from_query(
+        {"penalty": "l1", "C": "0.01", "preprocess": "standardize", "train_size": "99999999"},
+        DEFAULTS, 60000, 10000)
+    assert (cfg.penalty, cfg.C, cfg.preprocess, cfg.train_size) == ("l1", 0.01, "standardize",
+                                                                     60000)
+    assert notes == ["training digits: the link asks for 99,999,999, this data has 60,000, "
+                     "so 60,000 are used"]
+
+
+def test_a_full_mnist_link_on_smaller_data_keeps_its_settings():
+    full = TrainConfig(penalty="l1", C=0.05, train_size=60000, test_size=10000)
+    cfg, notes = TrainConfig.from_query(full.to_query(), DEFAULTS.__class__(
+        train_size=4000, test_size=1000), 4000, 1000)
+    assert (cfg.penalty, cfg.C, cfg.train_size, cfg.test_size) == ("l1", 0.05, 4000, 1000)
+    assert len(notes) == 2 and all("this data has" in n for n in notes)
+
+
+def test_bad_link_values_are_named_briefly_and_dropped():
+    hostile = "<script>" + "x" * 30
+    cfg, notes = TrainConfig.from_query(
+        {"C": "inf", "max_iter": "0", "seed": hostile, "tol": "y" * 500, "penalty": "l1",
+         "page": "draw"}, DEFAULTS, 60000, 10000)
+    assert cfg == TrainConfig(**{**DEFAULTS.__dict__, "penalty": "l1"})
+    (note,) = notes
+    assert note.startswith("Ignored in this link: ")
+    for part in ("C='inf'", "max_iter='0'", "tol (too long)"):
+        assert part in note
+    assert hostile not in note and "y" * 50 not in note and len(note) < 200
+
+
+def test_a_repeated_parameter_counts_once():
+    cfg, notes = TrainConfig.from_query({"C": ["5", "0.5"]}, DEFAULTS, 60000, 10000)
+    assert cfg.C == 0.5 and notes == []
