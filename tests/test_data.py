@@ -387,9 +387,12 @@ def test_auto_falls_back_to_the_real_sample(monkeypatch, tmp_path):
     monkeypatch.setattr(sklearn.datasets, "fetch_openml", failing_fetch)
     data = load_mnist("auto", data_home=tmp_path)
     assert data.kind == "sample"
-    assert data.source.startswith(SAMPLE_SOURCE)
-    assert "OpenML unreachable: [Errno -3] Temporary failure in name resolution" in data.source
-    assert data.notes == ("OpenML unreachable: [Errno -3] Temporary failure in name resolution",)
+    assert data.source == SAMPLE_SOURCE
+    # The visitor reads a plain explanation; the technical reason is for the operator.
+    assert data.location == "OpenML unreachable: [Errno -3] Temporary failure in name resolution"
+    (note,) = data.notes
+    assert "Errno" not in note and "bundled sample" in note
+    assert "come from MNIST's training set" in note and "MNIST_DIR" in note
     assert (data.n_train, data.n_test) == (4000, 1000)
 
 
@@ -400,7 +403,7 @@ def test_auto_falls_back_when_openml_data_unusable(monkeypatch, tmp_path):
         lambda name, **kw: Bunch(data=np.zeros((5, 784)), target=np.zeros(5).astype(str)),
     )
     data = load_mnist(data_home=tmp_path)
-    assert data.kind == "sample" and "OpenML data unusable" in data.source
+    assert data.kind == "sample" and "OpenML data unusable" in data.location
 
 
 def test_auto_without_network_for_real(monkeypatch, tmp_path, no_network):
@@ -409,7 +412,8 @@ def test_auto_without_network_for_real(monkeypatch, tmp_path, no_network):
     with pytest.warns(UserWarning, match="Retrying"):  # scikit-learn's own retry notice
         data = load_mnist(data_home=tmp_path)
     assert data.kind == "sample"
-    assert data.source == f"{SAMPLE_SOURCE} — OpenML unreachable: network disabled by the test"
+    assert data.source == SAMPLE_SOURCE
+    assert data.location == "OpenML unreachable: network disabled by the test"
 
 
 def test_auto_prefers_mnist_dir(monkeypatch, tmp_path):
