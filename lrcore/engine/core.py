@@ -1,0 +1,870 @@
+"""The training engine: trainings and experiment steps on Dask distributed.
+
+One :class:`Engine` per web process. It connects to the scheduler named by
+``LR_SCHEDULER`` (``--scheduler`` on the CLI) or, when that is unset, starts an embedded
+``LocalCluster`` (worker processes, one thread each, a memory limit from
+``LR_ENGINE_MEMORY``). Nothing here blocks on a training: a page submits, gets a
+:class:`Job` and polls it.
+
+Queue semantics
+---------------
+* A job's Dask key is ``train-<hash of (config, data fingerprint)>``: identical settings on
+  the same data, from any session (or any web process sharing the scheduler), are one
+  task, one run, one stream of progress.
+* FIFO: every task is submitted with a priority that decreases with the submission time,
+  and the embedded scheduler runs with ``worker-saturation`` 1.0, so a queued task waits on
+  the scheduler (not on a busy worker) until a slot is free.
+* An *owner* (a session id) has at most one queued or running job: a new submit with
+  other settings detaches it from the old job, which is stopped (running) or cancelled
+  (queued) unless someone else still wants it.
+* Owners that have not called :meth:`Engine.touch` for ``owner_ttl`` seconds are gone:
+  their queued jobs are dropped (running ones finish, and are kept like any result).
+* Finished jobs are kept ``keep_seconds`` (bounded count), so the same press again gets
+  the run at once.
+
+Faults: Dask retries a task whose worker died (the embedded cluster allows one retry);
+the job's :attr:`Job.notice` says so. When it gives up, :attr:`Job.error` says what
+happened and :meth:`Job.result` rebuilds the model from the last coefficients streamed.
+"""
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import json
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from lrcore.config import TrainConfig
+from lrcore.data import MnistData
+from lrcore.engine import tasks
+
+SCHEDULER_ENV = "LR_SCHEDULER"
+MEMORY_ENV = "LR_ENGINE_MEMORY"
+WORKERS_ENV = "LR_ENGINE_WORKERS"
+OWNER_TTL_ENV = "LR_ENGINE_OWNER_TTL"
+
+# One full-MNIST training peaked at ~500 MB RSS in one process (measured, standardize,
+# before the colleague's memory work); 1 GB per worker leaves room for Dask's own ~150 MB.
+DEFAULT_MEMORY = "2GB"
+DEFAULT_OWNER_TTL = 120.0
+KEEP_SECONDS = 15 * 60
+KEEP_FINISHED = 32
+DEFAULT_DURATION = 20.0  # seconds a training is assumed to take until one has finished
+QUEUE_VIEW_SECONDS = 0.5  # one scheduler query serves every poll within this time
+CONNECT_TIMEOUT = 5.0
+
+STATES = ("queued", "running", "done", "stopped", "cancelled", "error")
+ACTIVE = ("queued", "running")
+
+
+class EngineUnavailable(RuntimeError):
+    """The training engine cannot be reached or started (the message says why)."""
+
+
+def parse_bytes(text: str) -> int:
+    """ "1.2GB", "600MB", "800MiB" or a number of bytes -> bytes (``ValueError`` if not)."""
+    from dask.utils import parse_bytes as _parse
+
+    try:
+        out = int(_parse(str(text).strip()))
+    except (ValueError, TypeError, KeyError):
+        raise ValueError(f"{MEMORY_ENV} must be a size such as '2GB' or '800MB'; "
+                         f"got {text!r}") from None
+    if out < 100 * 2**20:
+        raise ValueError(f"{MEMORY_ENV} must be at least 100MB; got {text!r}")
+    return out
+
+
+def default_workers() -> int:
+    """Worker processes of the embedded cluster: ``LR_ENGINE_WORKERS`` or the host's
+    cores minus one for the web process (at least 1, at most 8)."""
+    value = os.environ.get(WORKERS_ENV)
+    if value:
+        try:
+            n = int(value)
+        except ValueError:
+            raise ValueError(f"{WORKERS_ENV} must be a whole number; got {value!r}") from None
+        if not 1 <= n <= 64:
+            raise ValueError(f"{WORKERS_ENV} must be between 1 and 64; got {n}")
+        return n
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores - 1 if cores > 2 else cores))
+
+
+def config_key(config: TrainConfig, info: dict) -> str:
+    """Deterministic Dask key of a training: ``train-<sha of config and data>``."""
+    text = json.dumps({"config": config.to_dict(), "data": info["fingerprint"]},
+                      sort_keys=True)
+    return "train-" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+# ----------------------------------------------------------------------------- jobs
+
+
+@dataclass
+class _Run:
+    """What the web side has heard from one execution of a training task."""
+
+    run: str
+    worker: str = ""
+    started: float = 0.0
+    preprocess: str = ""
+    preprocess_state: dict | None = None
+    classes: list | None = None
+    ended: str | None = None
+
+
+class Job:
+    """One training in the engine, shared by every owner that asked for these settings.
+
+    Every attribute is cheap to read (a page polls them several times a second); nothing
+    blocks on the training.
+
+    Attributes
+    ----------
+    key : str
+        The Dask key, stable for the settings and data.
+    config : TrainConfig
+    attempts : int
+        Executions started so far (2 after a lost worker's retry).
+    notice : str
+        A message for the student that is not an error, e.g. a retry after a lost worker.
+    """
+
+    def __init__(self, engine: "Engine", key: str, config: TrainConfig, info: dict,
+                 future: Any) -> None:
+        self.engine = engine
+        self.key = key
+        self.config = config
+        self.info = info
+        self.future = future
+        self.owners: set[str] = set()
+        self.submitted = time.time()
+        self.finished_at: float | None = None
+        self.attempts = 0
+        self.notice = ""
+        self._state = "queued"
+        self._error = ""
+        self._stop_requested = False
+        self._runs: dict[str, _Run] = {}
+        self._run: _Run | None = None
+        self._history: list[dict] = []
+        self._coef: tuple[int, np.ndarray, np.ndarray] | None = None  # (iter, coef, b)
+        self._result: dict | None = None
+        self._lock = threading.RLock()
+
+    # -- events from the workers (called on the client's event loop: keep them short)
+    def _on_message(self, msg: dict) -> None:
+        with self._lock:
+            run = msg.get("run")
+            kind = msg.get("kind")
+            if kind == "start":
+                if self._run is not None and self._run.ended is None and run != self._run.run:
+                    last = self._history[-1]["iteration"] if self._history else 0
+                    self.notice = (f"the worker running your training ({self._run.worker}) "
+                                   f"was lost at iteration {last}; restarting on another "
+                                   f"worker (attempt {self.attempts + 1})")
+                r = _Run(run=run, worker=msg.get("worker", ""), started=msg.get("t", 0.0),
+                         preprocess=msg.get("preprocess", ""),
+                         preprocess_state=msg.get("preprocess_state"),
+                         classes=msg.get("classes"))
+                self._runs[run] = r
+                self._run = r
+                self.attempts += 1
+                self._history = []
+                if self._state == "queued":
+                    self._state = "running"
+            elif self._run is None or run != self._run.run:
+                return  # a late message of an earlier attempt
+            elif kind == "records":
+                self._history.extend(msg.get("records", []))
+            elif kind == "end":
+                self._run.ended = msg.get("status")
+            elif kind == "coef":
+                self._coef = (int(msg["iteration"]), tasks.unpack_array(msg["coef"]),
+                              tasks.unpack_array(msg["intercept"]))
+
+    def _on_done(self) -> None:
+        """Settle a finished future: fetch its (small) result or its error."""
+        with self._lock:
+            if self._state not in ACTIVE:
+                return
+            f = self.future
+            if f.status == "finished":
+                try:
+                    res = f.result(timeout=30)
+                except Exception as e:  # noqa: BLE001 - reported to the student
+                    self._fail(e)
+                    return
+                self._result = res
+                self._state = "stopped" if res["status"] == "stopped" else "done"
+                if res["model"] is not None:
+                    self._history = list(self._model_from_result().history)
+                self.engine._record_duration(res.get("seconds"))
+            elif f.status == "cancelled":
+                self._state = "stopped" if self._run is not None else "cancelled"
+            else:  # "error" (or "lost")
+                try:
+                    exc = f.exception(timeout=30)
+                except Exception as e:  # noqa: BLE001
+                    exc = e
+                self._fail(exc)
+            self.finished_at = time.time()
+            self.engine._job_finished(self)
+
+    def _fail(self, exc: BaseException) -> None:
+        from distributed.scheduler import KilledWorker
+
+        self._state = "error"
+        self.finished_at = time.time()
+        if isinstance(exc, KilledWorker):
+            what = ("the worker running your training was lost (killed, or over its "
+                    f"memory limit{self.engine.memory_text}) ")
+            what += "twice; gave up" if self.attempts > 1 else "and the training was given up"
+        elif isinstance(exc, (ValueError, TypeError)):
+            what = f"the training could not run: {exc}"
+        else:
+            what = f"the training failed on its worker: {type(exc).__name__}: {exc}"
+        if self._coef is not None:
+            what += f"; here is the model as of iteration {self._coef[0]}"
+        self._error = what
+
+    # -- state for pages
+    def _settle(self) -> None:
+        if self._state in ACTIVE and self.future.done():
+            self._on_done()
+
+    @property
+    def state(self) -> str:
+        """"queued", "running", "done", "stopped", "cancelled" or "error"."""
+        self._settle()
+        return self._state
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def error(self) -> str:
+        """A human message when :attr:`state` is "error", else ""."""
+        self._settle()
+        return self._error
+
+    @property
+    def position(self) -> int | None:
+        """1-based place in line while queued (1 = next to start); None otherwise."""
+        if self.state != "queued":
+            return None
+        return self.engine._queue_view(self.key).position(self.key, self.engine._started())
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Rough seconds until a queued job starts (None unless queued)."""
+        if self.state != "queued":
+            return None
+        return self.engine._queue_view(self.key).eta(self.key, self.engine._started())
+
+    @property
+    def latest(self) -> dict | None:
+        """The last progress record (``Progress.record()`` keys), or None."""
+        with self._lock:
+            return dict(self._history[-1]) if self._history else None
+
+    @property
+    def history(self) -> list[dict]:
+        """Every progress record of the current attempt so far (a copy)."""
+        self._settle()
+        with self._lock:
+            return list(self._history)
+
+    @property
+    def latest_coef(self) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """(iteration, coef (K, d) float32, intercept (K,) float32) at most ~1 s old."""
+        with self._lock:
+            return self._coef
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since the current attempt started (0 while queued)."""
+        with self._lock:
+            if self._run is None:
+                return 0.0
+            end = self.finished_at or time.time()
+            return max(0.0, end - self._run.started)
+
+    def describe(self) -> str:
+        """One line for a page: "3rd in line, starts in about 15 s", "iteration 12", ..."""
+        state = self.state
+        if state == "queued":
+            pos, eta = self.position, self.eta_seconds
+            where = "next in line" if pos == 1 else f"{_ordinal(pos)} in line" if pos else \
+                "waiting for a worker"
+            return where + (f", starts in about {_round_eta(eta)}" if eta is not None else "")
+        if state == "running":
+            last = self.latest
+            text = f"iteration {last['iteration']}" if last else "starting"
+            return text + (f" ({self.notice})" if self.notice else "")
+        if state == "error":
+            return self.error
+        if state == "cancelled":
+            return "cancelled before it started"
+        summary = (self._result or {}).get("model") and self._model_from_result().summary
+        return summary["message"] if summary else state
+
+    # -- actions
+    def stop(self, owner: str | None = None) -> None:
+        """Stop this job for ``owner`` (None = for everyone).
+
+        If other live owners share the job, only ``owner`` is detached. Otherwise a queued
+        job is cancelled and a running one is told to stop after its current iteration;
+        it then ends "stopped" and :meth:`result` has the latest iterate.
+        """
+        self.engine._stop(self, owner)
+
+    cancel = stop
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the job has ended (for the CLI and tests); returns the state."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.state in ACTIVE:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {self.key} still {self._state} after {timeout} s")
+            time.sleep(0.05)
+        return self._state
+
+    def result(self) -> Any:
+        """The :class:`~lrcore.train.TrainedModel` (done or stopped; after an error, the
+        model rebuilt from the latest streamed coefficients, or None if there are none).
+
+        Every call builds a fresh object, so sessions sharing a job never share mutable
+        state. Raises ``RuntimeError`` while the job is queued or running.
+        """
+        state = self.state
+        if state in ACTIVE:
+            raise RuntimeError(f"the training is still {state}")
+        with self._lock:
+            if self._result is not None and self._result.get("model") is not None:
+                return self._model_from_result()
+            return self._rebuild()
+
+    def _model_from_result(self) -> Any:
+        from lrcore.train import TrainedModel
+
+        return TrainedModel.load(self._result["model"])
+
+    def _rebuild(self) -> Any:
+        """A TrainedModel from the last streamed coefficients; metrics not computed."""
+        from lrcore.model import SoftmaxRegression
+        from lrcore.preprocess import Preprocessor
+        from lrcore.train import TrainedModel
+
+        run = self._run
+        if self._coef is None or run is None or run.classes is None:
+            return None
+        it, coef, intercept = self._coef
+        state = {k: tasks.unpack_array(v) for k, v in (run.preprocess_state or {}).items()}
+        model = SoftmaxRegression.from_coef(coef, intercept, np.asarray(run.classes),
+                                            **self.config.model_params())
+        model.n_iter_ = np.array([it], dtype=np.int32)
+        model.converged_ = False
+        history = [r for r in self._history if r.get("iteration", 0) <= it]
+        last = history[-1] if history else {}
+        summary = {"n_iter": it, "status": "stopped", "converged": False,
+                   "message": f"{self._error or 'interrupted'} (metrics not computed)",
+                   "metrics_computed": False,
+                   "train_size": self.config.train_size, "test_size": self.config.test_size,
+                   **{k: last[k] for k in ("objective", "train_accuracy") if k in last}}
+        return TrainedModel(model=model, preprocessor=Preprocessor.from_state(
+            run.preprocess or self.config.preprocess, state), config=self.config,
+            history=history, summary=summary, data_source=self.info.get("source", ""))
+
+    def __repr__(self) -> str:
+        return f"Job({self.key}, {self._state}, owners={sorted(self.owners)})"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _round_eta(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(5, int(math.ceil(seconds / 5.0)) * 5)} s"
+    return f"{int(round(seconds / 60))} min"
+
+
+# ----------------------------------------------------------------------------- queue view
+
+
+class _QueueView:
+    """The scheduler's view of the engine's tasks at one moment."""
+
+    def __init__(self, snapshot: dict, running_elapsed: dict[str, float],
+                 duration: float) -> None:
+        tasks_ = snapshot["tasks"]
+        self.slots = max(1, int(snapshot["slots"]))
+        self.waiting = [k for k, state, prio, _ in sorted(
+            (t for t in tasks_ if t[1] in ("queued", "no-worker", "waiting", "released")),
+            key=lambda t: (t[2] is None, t[2] or []))]
+        self.running = [k for k, state, _, _ in tasks_ if state == "processing"]
+        self.where = {k: i for i, k in enumerate(self.waiting)}
+        self.duration = duration
+        self.elapsed = running_elapsed
+
+    def _ahead(self, key: str, started: set[str]) -> int | None:
+        """Jobs in line before ``key``, leaving out those known to have started since the
+        snapshot (their start message arrived after it was taken)."""
+        i = self.where.get(key)
+        if i is None:
+            return None
+        return sum(1 for k in self.waiting[:i] if k not in started)
+
+    def position(self, key: str, started: set[str] = frozenset()) -> int | None:
+        i = self._ahead(key, started)
+        return None if i is None else i + 1
+
+    def eta(self, key: str, started: set[str] = frozenset()) -> float | None:
+        """Start time of ``key``: slots free up as running jobs end (after their estimated
+        remaining time) and every job ahead takes one estimated duration."""
+        i = self._ahead(key, started)
+        if i is None:
+            return None
+        d = self.duration
+        free = [max(1.0, d - self.elapsed.get(k, d / 2)) for k in self.running[:self.slots]]
+        free += [0.0] * (self.slots - len(free))
+        heapq.heapify(free)
+        for _ in range(i):
+            heapq.heappush(free, heapq.heappop(free) + d)
+        return free[0]
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+class StepBatch:
+    """Experiment steps submitted together; iterate for results in submission order."""
+
+    def __init__(self, engine: "Engine", futures: list) -> None:
+        self.engine = engine
+        self.futures = futures
+
+    def __len__(self) -> int:
+        return len(self.futures)
+
+    def __iter__(self) -> Iterator[Any]:
+        """Each step's result, in order, as soon as it (and those before it) finished.
+
+        A worker lost for good raises :class:`EngineUnavailable`-style ``RuntimeError``
+        with a clear message; a step's own ``ValueError`` is raised as is.
+        """
+        from distributed.scheduler import KilledWorker
+
+        for f in self.futures:
+            try:
+                yield f.result()
+            except KilledWorker:
+                self.cancel()
+                raise RuntimeError("a worker running this experiment was lost (killed, or "
+                                   f"over its memory limit{self.engine.memory_text}); the "
+                                   "steps finished so far are kept") from None
+
+    def done_count(self) -> int:
+        return sum(f.done() for f in self.futures)
+
+    def cancel(self) -> None:
+        """Drop the steps not finished yet (a running step ends on its own)."""
+        if self.futures:
+            self.engine.client.cancel(self.futures)
+        self.futures = [f for f in self.futures if f.status == "finished"]
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+class Engine:
+    """Trainings and experiment steps on a Dask cluster (embedded or existing).
+
+    Parameters
+    ----------
+    scheduler : str or None
+        Address of an existing scheduler (``tcp://host:8786``); None = ``$LR_SCHEDULER``,
+        and if that is unset too, an embedded ``LocalCluster``.
+    n_workers : int or None
+        Embedded cluster only; None = :func:`default_workers`.
+    memory : str or None
+        Embedded cluster only: the total memory budget, split over the workers;
+        None = ``$LR_ENGINE_MEMORY`` or :data:`DEFAULT_MEMORY`.
+    owner_ttl : float or None
+        Seconds without :meth:`touch` after which an owner's queued jobs are dropped;
+        None = ``$LR_ENGINE_OWNER_TTL`` or 120.
+    settings : dict, optional
+        Worker-side rates (``record_interval``, ``coef_interval``, ``stop_interval``).
+
+    Raises
+    ------
+    EngineUnavailable
+        The scheduler cannot be reached (within ``timeout`` seconds) or the cluster
+        cannot start; the message says what to do.
+    """
+
+    def __init__(self, scheduler: str | None = None, *, n_workers: int | None = None,
+                 memory: str | None = None, owner_ttl: float | None = None,
+                 settings: dict | None = None, timeout: float = CONNECT_TIMEOUT,
+                 keep_seconds: float = KEEP_SECONDS, keep_finished: int = KEEP_FINISHED
+                 ) -> None:
+        import cloudpickle
+        import dask
+        from distributed import Client
+
+        from lrcore.engine import on_scheduler
+
+        cloudpickle.register_pickle_by_value(on_scheduler)
+        self.scheduler = scheduler if scheduler is not None else (
+            os.environ.get(SCHEDULER_ENV) or None)
+        ttl = owner_ttl if owner_ttl is not None else os.environ.get(OWNER_TTL_ENV)
+        self.owner_ttl = float(ttl) if ttl not in (None, "") else DEFAULT_OWNER_TTL
+        self.settings = {**tasks.DEFAULTS, **(settings or {})}
+        self.keep_seconds = keep_seconds
+        self.keep_finished = keep_finished
+        self.cluster = None
+        self.memory_text = ""
+        if self.scheduler:
+            try:
+                self.client = Client(self.scheduler, timeout=f"{timeout}s",
+                                     set_as_default=False)
+            except (OSError, TimeoutError) as e:
+                raise EngineUnavailable(
+                    f"cannot reach the training engine at {self.scheduler}: "
+                    f"{_reason(e)}; unset {SCHEDULER_ENV} to use a local one") from None
+        else:
+            from distributed import LocalCluster
+
+            n = n_workers or default_workers()
+            total = parse_bytes(memory or os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY)
+            per_worker = total // n
+            self.memory_text = f" of {per_worker / 2**20:,.0f} MB"
+            try:
+                # Read when the (in-process) scheduler starts: queue on the scheduler, not
+                # on busy workers (FIFO, accurate positions); one retry after a lost
+                # worker; short event logs (each kept coefficient message is 31 KB).
+                with dask.config.set({"distributed.scheduler.worker-saturation": 1.0,
+                                      "distributed.scheduler.allowed-failures": 1,
+                                      "distributed.admin.low-level-log-length": 100}):
+                    self.cluster = LocalCluster(
+                        n_workers=n, threads_per_worker=1, processes=True,
+                        memory_limit=per_worker, host="127.0.0.1", scheduler_port=0,
+                        dashboard_address=None, silence_logs=40)
+                self.client = Client(self.cluster, set_as_default=False)
+            except Exception as e:  # noqa: BLE001 - any start failure is the same message
+                if self.cluster is not None:
+                    self.cluster.close()
+                raise EngineUnavailable(f"cannot start the local training engine: "
+                                        f"{_reason(e)}") from None
+        self.address = self.client.scheduler.address
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Job] = {}
+        self._by_owner: dict[str, str] = {}  # owner -> key of its current job
+        self._latest: dict[str, str] = {}  # config key -> key of its latest run
+        self._seen: dict[str, float] = {}  # owner -> last touch
+        self._durations: list[float] = []
+        self._view: _QueueView | None = None
+        self._view_at = 0.0
+        self._counter = itertools.count()
+        self._retries = itertools.count(2)
+        self.client.subscribe_topic(tasks.PROGRESS_TOPIC, self._on_event)
+        self.client.subscribe_topic(tasks.COEF_TOPIC, self._on_coef)
+        self._closed = threading.Event()
+        self._reaper = threading.Thread(target=self._reap_loop, daemon=True,
+                                        name="lrcore-engine-reaper")
+        self._reaper.start()
+
+    # -- context / lifetime
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Disconnect (and stop the embedded cluster). Running trainings of an embedded
+        cluster end with it; on an existing scheduler they are released."""
+        self._closed.set()
+        try:
+            for topic in (tasks.PROGRESS_TOPIC, tasks.COEF_TOPIC):
+                self.client.unsubscribe_topic(topic)
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+    @property
+    def embedded(self) -> bool:
+        return self.cluster is not None
+
+    @property
+    def slots(self) -> int:
+        """Worker threads = trainings that can run at once."""
+        return self._queue_view().slots
+
+    def describe(self) -> str:
+        where = "embedded local cluster" if self.embedded else "scheduler"
+        return f"{where} at {self.address}, {self.slots} worker slot(s){self.memory_text}"
+
+    # -- owners
+    def touch(self, owner: str) -> None:
+        """``owner`` is alive (a page calls this on every run)."""
+        with self._lock:
+            self._seen[owner] = time.time()
+
+    def _alive(self, owner: str, now: float) -> bool:
+        return now - self._seen.get(owner, 0.0) <= self.owner_ttl
+
+    def current(self, owner: str) -> Job | None:
+        """``owner``'s latest job (active or finished, while it is kept), or None."""
+        with self._lock:
+            key = self._by_owner.get(owner)
+            return self._jobs.get(key) if key else None
+
+    def job(self, key: str) -> Job | None:
+        """The job with this key, while it is kept."""
+        with self._lock:
+            return self._jobs.get(key)
+
+    # -- trainings
+    def submit_training(self, config: TrainConfig, data: MnistData | dict, *,
+                        owner: str | None = None) -> Job:
+        """Queue a training (or join the identical one queued, running or recently done).
+
+        Parameters
+        ----------
+        config : TrainConfig
+            Sizes are checked against ``data`` here (``ValueError``).
+        data : MnistData or dict
+            The data the asker has (or its :func:`lrcore.engine.tasks.data_info`); the
+            workers must find the same data.
+        owner : str, optional
+            The asking session. At most one active job per owner: another config stops
+            (or detaches from) the owner's previous job.
+        """
+        info = tasks.data_info(data) if isinstance(data, MnistData) else dict(data)
+        config.check_sizes(info["n_train"], info["n_test"])
+        base = config_key(config, info)
+        with self._lock:
+            if owner is not None:
+                self.touch(owner)
+            key = self._latest.get(base, base)
+            job = self._jobs.get(key)
+            if job is not None and job.state not in ("queued", "running", "done"):
+                # Stopped, cancelled or failed runs are not reused: press again = new run.
+                key = f"{base}-r{next(self._retries)}"
+                job = None
+            self._latest[base] = key
+            if owner is not None:
+                old = self.current(owner)
+                if old is not None and old is not job and old.key != key:
+                    self._stop(old, owner)
+            if job is None:
+                future = self._submit(key, tasks.run_training, key, config.to_dict(), info,
+                                      self.settings)
+                job = Job(self, key, config, info, future)
+                self._jobs[key] = job
+                future.add_done_callback(lambda f, j=job: self._done_soon(j))
+            if owner is not None:
+                job.owners.add(owner)
+                self._by_owner[owner] = key
+            self._view_at = 0.0  # the next position reads the scheduler again
+            return job
+
+    def _submit(self, key: str, func: Callable, *args: Any, priority: int | None = None) -> Any:
+        """One task under ``key``, queued on the scheduler in FIFO order.
+
+        Marked as a "data producer" so that the scheduler treats it as a root task and
+        keeps it *queued* until a worker thread is free (with worker-saturation 1.0);
+        a plain ``Client.submit`` of a few tasks sends them all to the workers at once,
+        where they wait out of sight in per-worker queues, in no global order.
+        """
+        from dask._task_spec import Task
+
+        prio = self._fifo_priority() if priority is None else priority
+        (future,) = self.client.get({key: Task(key, func, *args, _data_producer=True)},
+                                    [key], sync=False, priority=prio)
+        return future
+
+    def _fifo_priority(self) -> int:
+        # Dask runs higher priorities first: minus the submission time in ms gives FIFO
+        # across web processes sharing a scheduler (the counter breaks ties within one).
+        return -int(time.time() * 1000) * 1000 - next(self._counter) % 1000
+
+    def _done_soon(self, job: Job) -> None:
+        # Called on the client's event loop: settle in a thread (it fetches the result).
+        threading.Thread(target=job._on_done, daemon=True).start()
+
+    def _stop(self, job: Job, owner: str | None) -> None:
+        from distributed import Event
+
+        with self._lock:
+            now = time.time()
+            if owner is not None:
+                job.owners.discard(owner)
+                if self._by_owner.get(owner) == job.key:
+                    pass  # the owner keeps seeing its stopped job as its current one
+                if any(self._alive(o, now) for o in job.owners):
+                    return  # someone else still wants this run
+            state = job.state
+            if state == "queued" and job._run is None:
+                job.future.cancel()
+                job._state = "cancelled"
+                job.finished_at = now
+                self._job_finished(job)
+            elif state in ACTIVE:
+                job._stop_requested = True
+                Event(tasks.STOP_PREFIX + job.key, client=self.client).set()
+
+    def _job_finished(self, job: Job) -> None:
+        if job._stop_requested or job._state != "done":
+            try:
+                from distributed import Event
+
+                Event(tasks.STOP_PREFIX + job.key, client=self.client).clear()
+            except Exception:  # noqa: BLE001 - cleanup of a scheduler-side flag only
+                pass
+
+    def _record_duration(self, seconds: float | None) -> None:
+        if seconds:
+            with self._lock:
+                self._durations = (self._durations + [float(seconds)])[-20:]
+
+    @property
+    def typical_duration(self) -> float:
+        """Median seconds of the recent trainings (a default until one has finished)."""
+        with self._lock:
+            return float(np.median(self._durations)) if self._durations else DEFAULT_DURATION
+
+    # -- queue
+    def _queue_view(self, key: str | None = None) -> _QueueView:
+        """The scheduler's queue, at most QUEUE_VIEW_SECONDS old; read again when it does
+        not know ``key`` yet (a submission reaches the scheduler asynchronously)."""
+        with self._lock:
+            now = time.monotonic()
+            stale = self._view is None or now - self._view_at > QUEUE_VIEW_SECONDS
+            if not stale and key is not None and key not in self._view.where \
+                    and key not in self._view.running:
+                stale = now - self._view_at > 0.05
+            if stale:
+                from lrcore.engine.on_scheduler import queue_snapshot
+
+                snap = self.client.run_on_scheduler(queue_snapshot)
+                elapsed = {k: j.seconds for k, j in self._jobs.items() if j._state == "running"}
+                self._view = _QueueView(snap, elapsed, self.typical_duration)
+                self._view_at = now
+            return self._view
+
+    def _started(self) -> set[str]:
+        with self._lock:
+            return {k for k, j in self._jobs.items() if j._state != "queued"}
+
+    def queue(self) -> list[tuple[str, str]]:
+        """(key, "running" | "queued") of the engine's tasks, running first, then in line."""
+        v = self._queue_view()
+        return [(k, "running") for k in v.running] + [(k, "queued") for k in v.waiting]
+
+    # -- events
+    def _on_event(self, event: tuple) -> None:
+        _, msg = event
+        job = self._jobs.get(msg.get("key")) if isinstance(msg, dict) else None
+        if job is not None:
+            job._on_message(msg)
+
+    def _on_coef(self, event: tuple) -> None:
+        _, msg = event
+        job = self._jobs.get(msg.get("key")) if isinstance(msg, dict) else None
+        if job is not None:
+            job._on_message({**msg, "kind": "coef"})
+
+    # -- housekeeping
+    def _reap_loop(self) -> None:
+        while not self._closed.wait(2.0):
+            try:
+                self.reap()
+            except Exception:  # noqa: BLE001 - never let housekeeping kill the thread
+                pass
+
+    def reap(self) -> None:
+        """Drop queued jobs whose owners are all gone, and old finished jobs."""
+        now = time.time()
+        with self._lock:
+            for job in list(self._jobs.values()):
+                if job._state == "queued" and job.owners and job._run is None and not any(
+                        self._alive(o, now) for o in job.owners):
+                    job.future.cancel()
+                    job._state = "cancelled"
+                    job.finished_at = now
+                    job.notice = "dropped: nobody was waiting for it any more"
+            finished = sorted((j for j in self._jobs.values() if j._state not in ACTIVE),
+                              key=lambda j: j.finished_at or 0.0, reverse=True)
+            for i, job in enumerate(finished):
+                if i >= self.keep_finished or now - (job.finished_at or now) > self.keep_seconds:
+                    self._forget(job)
+            for owner, seen in list(self._seen.items()):
+                if now - seen > max(self.owner_ttl, self.keep_seconds):
+                    del self._seen[owner]
+                    self._by_owner.pop(owner, None)
+
+    def _forget(self, job: Job) -> None:
+        self._jobs.pop(job.key, None)
+        for owner, key in list(self._by_owner.items()):
+            if key == job.key:
+                del self._by_owner[owner]
+        job.future.release()
+
+    # -- experiments
+    def map_steps(self, func: Callable | str, items: Sequence[Any],
+                  data: MnistData | dict | None = None) -> StepBatch:
+        """Submit ``func(data, item)`` for every item (one task each) in FIFO order.
+
+        ``func`` is a module-level function of ``lrcore`` (sent by name, never pickled);
+        it may be a generator function whose ``return`` value is the result. Identical
+        steps (same function, item and data) share one task, like trainings.
+        """
+        name = func if isinstance(func, str) else f"{func.__module__}:{func.__qualname__}"
+        tasks.resolve(name)  # fail here, not on a worker
+        info = None if data is None else (
+            tasks.data_info(data) if isinstance(data, MnistData) else dict(data))
+        futures = []
+        prio = self._fifo_priority()
+        for item in items:
+            text = json.dumps({"f": name, "item": item, "data": info and info["fingerprint"]},
+                              sort_keys=True, default=repr)
+            key = "lrstep-" + hashlib.sha256(text.encode()).hexdigest()[:24]
+            futures.append(self._submit(key, tasks.run_step, name, item, info, priority=prio))
+        self._view_at = 0.0
+        return StepBatch(self, futures)
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0][:300]
+
+
+_default: Engine | None = None
+_default_lock = threading.Lock()
+
+
+def get_engine(scheduler: str | None = None, **kw: Any) -> Engine:
+    """The engine of this process, started on first use (the page layer wraps this in
+    ``st.cache_resource``; the CLI calls it once)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Engine(scheduler, **kw)
+        return _default

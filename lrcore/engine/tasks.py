@@ -1,0 +1,275 @@
+"""What runs on a Dask worker: one training, or one step of an experiment.
+
+These are plain module-level functions, so the scheduler ships only their names (the
+workers import ``lrcore`` themselves) and the arguments are plain dicts and strings. Each
+worker process loads MNIST once, the way the app does (:func:`lrcore.data.load_mnist`
+with ``"auto"``, honouring that worker's ``MNIST_DIR``), and checks that it is the same
+data the asker has (kind, sizes and a cheap fingerprint) before training on it.
+
+Progress goes back as ``Worker.log_event`` messages on two topics (see
+:data:`PROGRESS_TOPIC`): batches of per-iteration records at most every
+``record_interval`` seconds, and the current coefficients (float32) at most every
+``coef_interval`` seconds. A message names the job's key and the *run* (one execution of
+the task), so the web side notices a retry on another worker after a worker was lost.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import math
+import threading
+import time
+import uuid
+import warnings
+import weakref
+from typing import Any, Callable
+
+import numpy as np
+
+from lrcore.data import MnistData, load_mnist
+
+PROGRESS_TOPIC = "lrcore-progress"  # start / records / end messages (small)
+COEF_TOPIC = "lrcore-coef"  # latest coefficients (31 KB for 10 x 784 float32)
+STOP_PREFIX = "lrcore-stop-"  # + job key: the distributed.Event a training polls
+
+# Records at <= 5 Hz and weights at <= 1 Hz keep the scheduler's work per training small
+# (30 concurrent trainings = 150 small + 30 large messages per second at most).
+DEFAULTS = {"record_interval": 0.2, "coef_interval": 1.0, "stop_interval": 0.2}
+
+# ----------------------------------------------------------------------------- data identity
+
+_fingerprints: "weakref.WeakKeyDictionary[MnistData, str]" = weakref.WeakKeyDictionary()
+
+
+def fingerprint(data: MnistData) -> str:
+    """A cheap hash that tells two MNIST copies apart: sizes, all labels, and the pixels
+    of 64 rows spread over each split (a few ms even for the full MNIST)."""
+    cached = _fingerprints.get(data)
+    if cached is not None:
+        return cached
+    h = hashlib.sha256()
+    for X, y in ((data.X_train, data.y_train), (data.X_test, data.y_test)):
+        h.update(np.asarray(X.shape, dtype=np.int64).tobytes())
+        h.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+        rows = np.unique(np.linspace(0, len(X) - 1, 64).astype(np.int64)) if len(X) else []
+        h.update(np.ascontiguousarray(X[rows]).tobytes())
+    out = h.hexdigest()[:20]
+    _fingerprints[data] = out
+    return out
+
+
+def data_info(data: MnistData) -> dict:
+    """What a worker needs to find the same data: kind, sizes, fingerprint, source text."""
+    return {"kind": data.kind, "n_train": int(data.n_train), "n_test": int(data.n_test),
+            "fingerprint": fingerprint(data), "source": data.source}
+
+
+_worker_data: dict[str, MnistData] = {}  # fingerprint -> data, one copy per worker process
+_data_lock = threading.Lock()
+
+
+def worker_data(info: dict) -> MnistData:
+    """The MNIST of this process that matches ``info`` (loaded once, then cached).
+
+    Tries ``load_mnist("auto")`` first (what the app does), then the asker's kind
+    explicitly (the bundled sample is always available). ``ValueError`` with both sides'
+    descriptions when nothing here matches.
+    """
+    want = info["fingerprint"]
+    with _data_lock:
+        if want in _worker_data:
+            return _worker_data[want]
+        found = []
+        for source in ("auto", info.get("kind")):
+            if source is None or (source == "openml" and not _openml_cached()):
+                continue
+            try:
+                data = load_mnist(source)
+            except (ValueError, OSError) as e:  # ConnectionError is an OSError
+                found.append(f"{source}: {e}")
+                continue
+            fp = fingerprint(data)
+            _worker_data.setdefault(fp, data)
+            if fp == want:
+                return data
+            found.append(f"{data.source} ({data.n_train:,} + {data.n_test:,} digits)")
+        raise ValueError(
+            f"this worker does not have the MNIST the app trains on ({info.get('source')}, "
+            f"{info.get('n_train', 0):,} + {info.get('n_test', 0):,} digits); it has "
+            f"{'; '.join(found) or 'nothing'}. Start the workers with the same data "
+            "(e.g. the same MNIST_DIR) as the app."
+        )
+
+
+def _openml_cached() -> bool:
+    from lrcore.data import openml_cached
+
+    return openml_cached()
+
+
+# ----------------------------------------------------------------------------- messages
+
+
+def pack_array(a: np.ndarray, dtype: Any = None) -> dict:
+    """An array as a msgpack-safe dict (raw bytes, dtype, shape)."""
+    a = np.ascontiguousarray(a if dtype is None else np.asarray(a, dtype=dtype))
+    return {"dtype": a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}
+
+
+def unpack_array(d: dict) -> np.ndarray:
+    """Inverse of :func:`pack_array` (a read-only view of the bytes)."""
+    return np.frombuffer(d["data"], dtype=np.dtype(d["dtype"])).reshape(d["shape"])
+
+
+def _plain(value: Any) -> Any:
+    """Python scalars only (msgpack refuses numpy scalars)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def plain_record(record: dict) -> dict:
+    return {k: _plain(v) for k, v in record.items()}
+
+
+class _Publisher:
+    """Rate-limited progress messages of one run, sent with ``Worker.log_event``."""
+
+    def __init__(self, key: str, settings: dict) -> None:
+        from distributed import get_worker
+
+        self.worker = get_worker()
+        self.key = key
+        self.run = uuid.uuid4().hex[:12]
+        self.settings = {**DEFAULTS, **settings}
+        self.pending: list[dict] = []
+        self.last_records = self.last_coef = 0.0
+
+    def send(self, kind: str, **msg: Any) -> None:
+        self.worker.log_event(PROGRESS_TOPIC, {"key": self.key, "run": self.run,
+                                               "kind": kind, "t": time.time(), **msg})
+
+    def progress(self, prog: Any, *, force: bool = False) -> None:
+        self.pending.append(plain_record(prog.record()))
+        now = time.monotonic()
+        if force or now - self.last_records >= self.settings["record_interval"]:
+            self.last_records = now
+            self.send("records", records=self.pending)
+            self.pending = []
+        if force or now - self.last_coef >= self.settings["coef_interval"]:
+            self.last_coef = now
+            self.worker.log_event(COEF_TOPIC, {
+                "key": self.key, "run": self.run, "iteration": int(prog.iteration),
+                "coef": pack_array(prog.coef, np.float32),
+                "intercept": pack_array(prog.intercept, np.float32)})
+
+
+class _StopFlag:
+    """The job's ``distributed.Event``, polled at most every ``interval`` seconds."""
+
+    def __init__(self, key: str, interval: float) -> None:
+        from distributed import Event
+
+        self.event = Event(STOP_PREFIX + key)
+        self.interval = interval
+        self.last = 0.0
+        self.is_set = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.is_set and now - self.last >= self.interval:
+            self.last = now
+            self.is_set = bool(self.event.is_set())
+        return self.is_set
+
+
+def _limited() -> Any:
+    """BLAS/OpenMP threads limited to 1: one training per worker thread."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+# ----------------------------------------------------------------------------- tasks
+
+
+def run_training(key: str, config: dict, info: dict, settings: dict | None = None) -> dict:
+    """Train ``config`` on this worker's copy of the data; returns the model file.
+
+    Returns
+    -------
+    dict
+        ``model``: :meth:`TrainedModel.to_bytes` (None if stopped before the first
+        iteration), ``status`` ("converged", "max_iter", "stalled", "stopped"), ``run``,
+        ``worker`` (address), ``seconds`` (wall time of the run).
+    """
+    from lrcore.config import TrainConfig
+    from lrcore.train import Training
+
+    t0 = time.perf_counter()
+    settings = {**DEFAULTS, **(settings or {})}
+    cfg = TrainConfig.from_dict(config)
+    data = worker_data(info)
+    pub = _Publisher(key, settings)
+    stop = _StopFlag(key, settings["stop_interval"])
+    with _limited(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        training = Training(cfg, data)
+        classes = np.unique(training.subset.y_train)
+        pre = training.preprocessor
+        pub.send("start", worker=pub.worker.address, preprocess=pre.mode,
+                 preprocess_state={k: pack_array(v) for k, v in pre.get_state().items()},
+                 classes=[int(c) for c in classes])
+        last = None
+        for prog in training:
+            last = prog
+            if stop():
+                pub.progress(prog, force=True)
+                break
+            pub.progress(prog, force=prog.status != "running")
+        if last is None:
+            pub.send("end", status="stopped")
+            return {"model": None, "status": "stopped", "run": pub.run,
+                    "worker": pub.worker.address, "seconds": time.perf_counter() - t0}
+        model = training.result()
+    status = model.summary.get("status", "stopped")
+    pub.send("end", status=status)
+    return {"model": model.to_bytes(), "status": status, "run": pub.run,
+            "worker": pub.worker.address, "seconds": time.perf_counter() - t0}
+
+
+def resolve(name: str) -> Callable:
+    """``"package.module:function"`` -> the function (only inside ``lrcore``)."""
+    module, _, attr = name.partition(":")
+    if not (module == "lrcore" or module.startswith("lrcore.")) or not attr:
+        raise ValueError(f"engine steps must be functions of lrcore; got {name!r}")
+    return getattr(importlib.import_module(module), attr)
+
+
+def run_step(func: str, item: Any, info: dict | None) -> Any:
+    """One experiment step: ``func(data, item)`` on this worker's copy of the data.
+
+    ``func`` may be a generator function (yielding progress messages, returning the
+    result), the form the experiments use so the in-process path can report progress.
+    """
+    fn = resolve(func)
+    data = worker_data(info) if info is not None else None
+    with _limited(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = fn(data, item)
+        if hasattr(out, "__next__"):
+            return drain(out)
+        return out
+
+
+def drain(gen: Any) -> Any:
+    """Run a generator to its end and return its ``return`` value."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def finite(x: float) -> float | None:
+    return x if isinstance(x, float) and math.isfinite(x) else None

@@ -1,0 +1,216 @@
+"""lrcore.engine on a real Dask LocalCluster (2 worker processes x 1 thread): trainings
+equal the in-process ones, progress streams, Stop keeps the latest iterate, the queue is
+FIFO and visible, identical settings are trained once, one owner holds one slot, gone
+owners lose their queued work, and a training runs whether or not anyone polls it."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from lrcore.config import TrainConfig
+from lrcore.engine import Engine, EngineUnavailable
+from lrcore.engine.tasks import PROGRESS_TOPIC
+from lrcore.train import train
+
+pytestmark = pytest.mark.timeout(300)
+
+# Fast: converges or stops within a few seconds on 1,000 digits.
+FAST = dict(train_size=1000, test_size=500, max_iter=25)
+# Slow on purpose: FISTA with a weak L1 penalty and a tiny tol keeps iterating for
+# minutes, so it stays running until the test stops it.
+SLOW = dict(train_size=1000, test_size=500, penalty="l1", C=100.0, solver="fista",
+            tol=1e-9, max_iter=100000)
+
+
+def until(cond, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def starts(engine: Engine, key: str) -> list[dict]:
+    """The 'start' messages of every execution of ``key`` the scheduler has logged."""
+    return [m for _, m in engine.client.get_events(PROGRESS_TOPIC)
+            if m.get("key") == key and m.get("kind") == "start"]
+
+
+@pytest.fixture(scope="module")
+def engine(mnist_dir):
+    eng = Engine(n_workers=2, memory="2GB", owner_ttl=60,
+                 settings={"record_interval": 0.05, "coef_interval": 0.2,
+                           "stop_interval": 0.05})
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def stop_all(engine):
+    """Jobs a test creates; whatever is still active at the end is stopped."""
+    jobs = []
+    yield jobs
+    for j in jobs:
+        j.stop()
+    for j in jobs:
+        j.wait(60)
+
+
+def test_engine_module_does_not_import_streamlit():
+    code = "import lrcore.engine, sys; assert 'streamlit' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_training_through_the_engine_equals_in_process(engine, mnist):
+    cfg = TrainConfig(**FAST, preprocess="standardize")
+    job = engine.submit_training(cfg, mnist, owner="equal")
+    assert job.wait(120) == "done"
+    got = job.result()
+    ref = train(cfg, mnist)
+    np.testing.assert_allclose(got.model.coef_, ref.model.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got.model.intercept_, ref.model.intercept_, rtol=0, atol=1e-10)
+    assert got.summary["test_accuracy"] == pytest.approx(ref.summary["test_accuracy"])
+    assert [r["iteration"] for r in job.history] == [r["iteration"] for r in ref.history]
+    assert job.attempts == 1 and job.error == ""
+
+
+def test_progress_streams_and_stop_keeps_the_latest_iterate(engine, mnist, stop_all):
+    job = engine.submit_training(TrainConfig(**SLOW), mnist, owner="stopper")
+    stop_all.append(job)
+    until(lambda: job.state == "running" and len(job.history) >= 3
+          and job.latest_coef is not None, what="live progress")
+    assert job.position is None and job.eta_seconds is None
+    it, coef, intercept = job.latest_coef
+    assert coef.shape == (10, 784) and coef.dtype == np.float32 and intercept.shape == (10,)
+    seen = job.latest["iteration"]
+    job.stop(owner="stopper")
+    assert job.wait(60) == "stopped"
+    model = job.result()
+    assert model.summary["status"] == "stopped"
+    assert model.summary["n_iter"] >= seen
+    assert "stopped by the user" in job.describe()
+
+
+def test_identical_settings_from_two_owners_train_once(engine, mnist):
+    cfg = TrainConfig(**{**FAST, "max_iter": 24})
+    a = engine.submit_training(cfg, mnist, owner="twin-a")
+    b = engine.submit_training(cfg, mnist, owner="twin-b")
+    assert a is b and a.owners == {"twin-a", "twin-b"}
+    assert a.wait(120) == "done"
+    # Recently finished: a third asker gets the same run at once.
+    c = engine.submit_training(cfg, mnist, owner="twin-c")
+    assert c is a and c.state == "done"
+    until(lambda: len(starts(engine, a.key)) >= 1, what="the start event")
+    assert len(starts(engine, a.key)) == 1
+    np.testing.assert_array_equal(a.result().model.coef_, c.result().model.coef_)
+
+
+def test_a_training_runs_while_nobody_polls_it(engine, mnist):
+    job = engine.submit_training(TrainConfig(**{**FAST, "max_iter": 23}), mnist,
+                                 owner="away")
+    # The owner visits other pages: nothing reads the job, the engine is not touched.
+    job.future.result(timeout=120)
+    assert job.state == "done"
+    assert job.history and job.history[-1]["iteration"] == job.result().summary["n_iter"]
+
+
+def test_fifo_queue_positions_and_cancel(engine, mnist, stop_all):
+    blockers = [engine.submit_training(TrainConfig(**{**SLOW, "seed": i}), mnist,
+                                       owner=f"blocker-{i}") for i in range(engine.slots)]
+    stop_all.extend(blockers)
+    until(lambda: all(b.state == "running" for b in blockers), what="blockers running")
+    second = engine.submit_training(TrainConfig(**{**FAST, "max_iter": 21}), mnist,
+                                    owner="second")
+    third = engine.submit_training(TrainConfig(**{**FAST, "max_iter": 22}), mnist,
+                                   owner="third")
+    fourth = engine.submit_training(TrainConfig(**{**FAST, "max_iter": 20}), mnist,
+                                    owner="fourth")
+    stop_all.extend([second, third, fourth])
+    until(lambda: fourth.position is not None, what="the scheduler to see the queue")
+    assert (second.position, third.position, fourth.position) == (1, 2, 3)
+    assert second.eta_seconds <= third.eta_seconds <= fourth.eta_seconds
+    assert second.describe().startswith("next in line, starts in about")
+    assert third.describe().startswith("2nd in line")
+    # Cancel of a queued job: it never runs, the ones behind move up.
+    fourth.stop(owner="fourth")
+    assert fourth.state == "cancelled"
+    until(lambda: fourth.key not in dict(engine.queue()), what="cancelled task gone")
+    assert fourth.result() is None
+    # A slot frees: the first in line starts, the next moves up to 1.
+    blockers[0].stop()
+    until(lambda: second.state in ("running", "done"), what="second starts")
+    assert third.state == "queued" and third.position == 1
+    blockers[1].stop()
+    assert third.wait(120) == "done" and second.wait(120) == "done"
+    assert starts(engine, second.key)[0]["t"] <= starts(engine, third.key)[0]["t"]
+    assert starts(engine, fourth.key) == []
+
+
+def test_one_owner_never_holds_more_than_one_slot(engine, mnist, stop_all):
+    first = engine.submit_training(TrainConfig(**SLOW), mnist, owner="clicker")
+    stop_all.append(first)
+    until(lambda: first.state == "running", what="first running")
+    again = engine.submit_training(TrainConfig(**SLOW), mnist, owner="clicker")
+    assert again is first  # the same settings again: the same job
+    other = engine.submit_training(TrainConfig(**{**SLOW, "C": 50.0}), mnist,
+                                   owner="clicker")
+    stop_all.append(other)
+    assert other is not first
+    assert first.wait(60) == "stopped"  # its run so far stays retrievable
+    assert first.result().summary["status"] == "stopped"
+    assert engine.current("clicker") is other
+    active = [k for k, _ in engine.queue() if k in (first.key, other.key)]
+    assert active == [other.key]
+
+
+def test_gone_owners_lose_their_queued_work(engine, mnist, stop_all):
+    blockers = [engine.submit_training(TrainConfig(**{**SLOW, "seed": 10 + i}), mnist,
+                                       owner=f"busy-{i}") for i in range(engine.slots)]
+    stop_all.extend(blockers)
+    until(lambda: all(b.state == "running" for b in blockers), what="blockers running")
+    lonely = engine.submit_training(TrainConfig(**{**FAST, "max_iter": 19}), mnist,
+                                    owner="leaver")
+    shared = engine.submit_training(TrainConfig(**{**FAST, "max_iter": 18}), mnist,
+                                    owner="leaver-2")
+    engine.submit_training(TrainConfig(**{**FAST, "max_iter": 18}), mnist, owner="stayer")
+    stop_all.extend([lonely, shared])
+    assert lonely.state == shared.state == "queued"
+    # Both leavers went silent long ago; the stayer is alive.
+    engine._seen["leaver"] = engine._seen["leaver-2"] = time.time() - 10 * engine.owner_ttl
+    engine.touch("stayer")
+    for b in blockers:
+        engine.touch(b.owners and next(iter(b.owners)))
+    engine.reap()
+    assert lonely.state == "cancelled" and "nobody was waiting" in lonely.notice
+    assert shared.state == "queued"  # someone alive still wants it
+    assert all(b.state == "running" for b in blockers)  # running work is never dropped
+
+
+def test_sizes_are_checked_before_submitting(engine, mnist):
+    with pytest.raises(ValueError, match="train_size must be at most"):
+        engine.submit_training(TrainConfig(train_size=70000), mnist, owner="big")
+
+
+def test_a_worker_without_the_same_data_says_so(engine, mnist):
+    from lrcore.engine import data_info
+
+    info = {**data_info(mnist), "fingerprint": "not-this-data"}
+    job = engine.submit_training(TrainConfig(**FAST), info, owner="mismatch")
+    assert job.wait(120) == "error"
+    assert "does not have the MNIST the app trains on" in job.error
+
+
+@pytest.mark.timeout(60)
+def test_an_unreachable_scheduler_is_a_clear_error():
+    import socket
+
+    with socket.socket() as s:  # a free port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(EngineUnavailable, match=r"cannot reach the training engine at "
+                       rf"tcp://127.0.0.1:{port}: .*unset LR_SCHEDULER"):
+        Engine(f"tcp://127.0.0.1:{port}", timeout=2)
