@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir", default=None, help="folder with the four MNIST IDX files")
     t.add_argument("--out", default=None, help="write the model to this .npz file")
     t.add_argument("--json", action="store_true", help="last line: a JSON object of metrics")
+    t.add_argument("--scheduler", default=None, help=_SCHEDULER_HELP)
 
     e = sub.add_parser("evaluate", help="evaluate a saved model on the MNIST test set")
     e.add_argument("model")
@@ -64,7 +65,18 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--data-dir", default=None, help="folder with the four MNIST IDX files")
     x.add_argument("--csv", default=None, help="write the table (with a # params line) here")
     x.add_argument("--json", action="store_true", help="last line: the result as JSON")
+    x.add_argument("--scheduler", default=None, help=_SCHEDULER_HELP)
     return p
+
+
+_SCHEDULER_HELP = ("run on the Dask scheduler at this address (tcp://host:8786); default: "
+                   "$LR_SCHEDULER, and when that is unset too, in this process")
+
+
+def _scheduler(args: argparse.Namespace) -> str | None:
+    import os
+
+    return args.scheduler or os.environ.get("LR_SCHEDULER") or None
 
 
 # Kept in step with lrcore.experiments.EXPERIMENTS by a test; listed here so that building
@@ -158,6 +170,12 @@ def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         cfg = TrainConfig.from_dict({**cfg.to_dict(), "test_size": data.n_test})
     cfg.check_sizes(data.n_train, data.n_test)
     print(f"data: {data.source}", file=err)
+    address = _scheduler(args)
+    if address:
+        model = _train_on_engine(address, cfg, data, err)
+        if model is None:
+            return 1
+        return _report(args, model, data, cfg, out)
     run = Training(cfg, data)
     interactive = err.isatty()
     last_print = 0.0
@@ -184,8 +202,73 @@ def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if run.latest is None:
         print("error: training stopped before the first iteration", file=err)
         return 1
-    model = run.result()
+    return _report(args, run.result(), data, cfg, out)
+
+
+def _progress_line(p: dict, cfg, test_acc: str) -> str:
+    return (f"[{_bar(p['iteration'] / cfg.max_iter)}] iter {p['iteration']:4d}/{cfg.max_iter}  "
+            f"loss {p['train_loss']:.4f}  train acc {p['train_accuracy']:.4f}  test acc "
+            f"{test_acc}  {p['elapsed']:5.1f}s")
+
+
+def _train_on_engine(address: str, cfg, data, err: TextIO):
+    """Train on the scheduler at ``address``; the model, or None (message printed)."""
+    from lrcore.engine import Engine
+
+    interactive = err.isatty()
+    with Engine(address) as engine:  # EngineUnavailable -> one line, exit 2 (in main)
+        print(f"engine: {engine.describe()}", file=err)
+        job = engine.submit_training(cfg, data)
+        said, shown, last_print = "", 0, 0.0
+        try:
+            while job.active:
+                time.sleep(0.1)
+                if job.state == "queued":
+                    text = f"queued: {job.describe()}"
+                    if text != said and time.perf_counter() - last_print > 2.0:
+                        said, last_print = text, time.perf_counter()
+                        print(text, file=err, flush=True)
+                    continue
+                history = job.history
+                if job.notice and job.notice != said:
+                    said = job.notice
+                    print(f"\n{job.notice}" if interactive else job.notice, file=err)
+                    shown = 0
+                if len(history) > shown:
+                    shown = len(history)
+                    now = time.perf_counter()
+                    if now - last_print > (0.1 if interactive else 2.0):
+                        last_print = now
+                        acc = [r["test_accuracy"] for r in history
+                               if r.get("test_accuracy") is not None]
+                        line = _progress_line(history[-1], cfg,
+                                              f"{acc[-1]:.4f}" if acc else "  n/a")
+                        print(("\r" + line) if interactive else line,
+                              end="" if interactive else "\n", file=err, flush=True)
+        except KeyboardInterrupt:
+            print("\ninterrupted: keeping the model as of the last iteration", file=err)
+            job.stop()
+            job.wait(60)
+        if interactive:
+            print(file=err)
+        if job.state == "error":
+            print(f"error: {job.error}", file=err)
+        model = job.result()
+        if model is None:
+            if job.state != "error":
+                print("error: training stopped before the first iteration", file=err)
+            return None
+        return model
+
+
+def _report(args: argparse.Namespace, model, data, cfg, out: TextIO) -> int:
     s = model.summary
+    if not s.get("metrics_computed", True):  # rebuilt after a lost worker: no metrics
+        print(f"{s['message']}", file=out)
+        if args.out:
+            model.save(args.out)
+            print(f"model written to {args.out}", file=out)
+        return 1
     print(f"{s['message']}", file=out)
     print(f"test accuracy {s['test_accuracy']:.4f}  test log-loss {s['test_log_loss']:.4f}  "
           f"train accuracy {s['train_accuracy']:.4f}  sparsity {s['sparsity']:.1f}%  "

@@ -64,8 +64,11 @@ STATES = ("queued", "running", "done", "stopped", "cancelled", "error")
 ACTIVE = ("queued", "running")
 
 
-class EngineUnavailable(RuntimeError):
-    """The training engine cannot be reached or started (the message says why)."""
+class EngineUnavailable(ConnectionError):
+    """The training engine cannot be reached or started (the message says why).
+
+    A ``ConnectionError``, so callers that already report those (the CLI) need nothing new.
+    """
 
 
 def parse_bytes(text: str) -> int:
@@ -693,11 +696,14 @@ class Engine:
         a plain ``Client.submit`` of a few tasks sends them all to the workers at once,
         where they wait out of sight in per-worker queues, in no global order.
         """
-        from dask._task_spec import Task
-
         prio = self._fifo_priority() if priority is None else priority
-        (future,) = self.client.get({key: Task(key, func, *args, _data_producer=True)},
-                                    [key], sync=False, priority=prio)
+        try:
+            from dask._task_spec import Task
+
+            task = Task(key, func, *args, _data_producer=True)
+        except (ImportError, TypeError):  # an older Dask: queued on the workers instead
+            return self.client.submit(func, *args, key=key, pure=False, priority=prio)
+        (future,) = self.client.get({key: task}, [key], sync=False, priority=prio)
         return future
 
     def _fifo_priority(self) -> int:

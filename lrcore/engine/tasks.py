@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import math
 import threading
 import time
 import uuid
@@ -112,7 +111,8 @@ def _openml_cached() -> bool:
 
 def pack_array(a: np.ndarray, dtype: Any = None) -> dict:
     """An array as a msgpack-safe dict (raw bytes, dtype, shape)."""
-    a = np.ascontiguousarray(a if dtype is None else np.asarray(a, dtype=dtype))
+    # np.array, not np.ascontiguousarray: the latter turns a 0-d array into shape (1,).
+    a = np.array(a, dtype=dtype, order="C", copy=None)
     return {"dtype": a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}
 
 
@@ -269,7 +269,3 @@ def drain(gen: Any) -> Any:
             next(gen)
         except StopIteration as stop:
             return stop.value
-
-
-def finite(x: float) -> float | None:
-    return x if isinstance(x, float) and math.isfinite(x) else None
