@@ -1,0 +1,1105 @@
+"""Classroom load benchmark: what N students drawing at once do to one server (not a test).
+
+Run (from the repository root; every figure is wall-clock on whatever else the machine does):
+
+    MNIST_DIR=/work/shared/mnist python bench/classroom.py --sessions 1,10 --seconds 20
+    MNIST_DIR=/work/shared/mnist python bench/classroom.py            # N = 1,10,30,60, 30 s each
+    ... --processes 3          # K app processes behind nginx (deploy/serve.py) instead of one
+    ... --reuse-server         # one server for every N (RSS figures then carry over)
+    ... --json figures.json    # every figure, per N and per session kind
+
+``MNIST_DIR`` must hold the full MNIST (the four IDX .gz files); unset, ``../shared/mnist``
+beside the checkout is used (and the run says so). ``LR_DEFAULT_TRAIN_SIZE`` is passed
+through to the app, so a quick trial can shrink the default model (the figures are then not
+the classroom's).
+
+What one N does (``scenario_draw``):
+
+1. A fresh server (``streamlit run app.py``, or ``deploy/serve.py --processes K``), healthy.
+2. Warm-up and recording: one Chromium tab opens ``/draw`` (the first visit trains or loads
+   the process's default model), draws a vertical stroke, a ring and a "7" on the same canvas
+   (so each stroke changes the picture), and Playwright records the websocket frames it sends:
+   the page-load ``rerun_script`` BackMsg and, per stroke, the ``rerun_script`` carrying the
+   canvas value (``widget_states``, ``fragment_id``, ``page_script_hash``). The scores the page
+   shows after each stroke become that stroke's expected answer. The tab is then closed.
+3. N sessions connect and load ``/draw``: one real Chromium tab and N-1 light clients. A light
+   client speaks Streamlit's protocol on its own websocket (``/_stcore/stream``, subprotocol
+   ``streamlit``, same-origin ``Origin``): it sends the recorded page-load rerun, waits for
+   ``script_finished``, and later replays the recorded stroke messages in turn, declaring in
+   ``cached_message_hashes`` the cacheable messages it has received (as the browser does, so
+   the server sends big plotly figures by reference just as it would to a browser).
+4. Drawing: every session makes a stroke every 1.6-2.4 s (uniform; the first after 0-2 s) for
+   ``--seconds``; the tab draws real mouse strokes (vertical, ring, 7, then Clear, again), a
+   light client replays the three recorded strokes in turn. Then each session's latest stroke
+   gets ``--answer-timeout`` (30 s) after its last send for its answer.
+
+Figures, one row per N (``--json`` has them all, plus per-session-kind details):
+
+- ``tab p50/p95``: real tab, mouse-up -> the scores on screen (``.scores .prediction`` text and
+  ``.scores .bar[data-p]``) equal that stroke's expected scores, both read inside the page with
+  ``performance.now()`` (includes the canvas's own 200 ms debounce). Scores matching no
+  recorded stroke also count as the answer (they can only be this stroke's), and are counted
+  as unmatched in the JSON.
+- ``light p50/p95``: light clients, websocket send of the stroke -> the ForwardMsg delta holding
+  that stroke's scores (``class='scores'`` markup whose prediction and percentages equal the
+  recorded answer, in a run whose ``new_session`` came after the send, so neither an older
+  run's scores nor a stale one counts).
+- ``sent / answered / superseded / lost``: all sessions. Superseded: the session sent a newer
+  stroke (or the tab pressed Clear) before the answer came (Streamlit interrupts the old rerun:
+  fine). Lost: a session's latest stroke with no answer ``--answer-timeout`` s after its send.
+- ``CPU ms/stroke``: server CPU seconds (user+sys of the server process(es) and all their
+  children, psutil) during the drawing phase (first stroke to the last answer or loss),
+  divided by strokes answered. ``cores``: server CPU seconds / wall seconds while the
+  sessions were sending (the wait for late answers is left out of it).
+- ``health p50/p95``: a poller GETs ``/_stcore/health`` every 0.25-0.5 s during drawing
+  (``fail`` = errors or non-200 within 10 s).
+- Memory (MB, RSS): ``before`` = the warmed-up server with no session connected; ``idle`` =
+  once the N sessions have loaded /draw; ``end`` = at the end of drawing. ``/idle`` and
+  ``/draw`` are (idle - before) / N and (end - before) / N, per session. ``web`` is the app
+  process(es) alone (the streamlit process; with K > 1 the app processes serve.py started),
+  ``total`` adds every child (Dask workers, nginx, ...).
+- ``bench cores``: CPU of this benchmark process (the light clients, the health poller,
+  Playwright's Python side) / wall; ``loop lag p95``: how late the light clients' event loop
+  woke up. If either is high, the figures measure the benchmark, not the server. The
+  browser's own CPU (Chromium and Playwright's driver) is in the JSON.
+
+Every wait has a timeout, so a collapsing server gives long latencies and "lost" strokes, not
+a hang. Servers are started and stopped by their own PIDs.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SHAPES = ("vertical", "ring", "seven")
+# A stroke every 1.6-2.4 s: students do not draw in step, and neither must the sessions.
+INTERVAL = (1.6, 2.4)
+FIRST_OFFSET = (0.0, 2.0)
+HEALTH_INTERVAL = (0.25, 0.5)
+HTTP_TIMEOUT = 10.0
+SERVER_START_TIMEOUT = 180.0
+WARMUP_TIMEOUT_MS = 300_000  # the first /draw trains the default model on all of MNIST
+LOAD_TIMEOUT = 120.0  # N sessions loading /draw at once
+STEP_TIMEOUT_MS = 30_000  # one browser action (a click, a stroke's answer while recording)
+
+# The Draw page's DOM contract: the guess and every class's percentage.
+SIG_JS = """() => { const p = document.querySelector('.scores .prediction');
+    return p ? p.textContent.trim() + '|' + [...document.querySelectorAll('.scores .bar')]
+        .map(b => b.dataset.p).join(',') : null; }"""
+
+# In the real tab: each canvas mouse-up pushes {up, target, t}; t is set (performance.now())
+# on the first animation frame where the scores on screen equal that stroke's expected
+# scores, or show scores that match no recorded stroke at all (a stroke the mouse drew a
+# little differently: then it can only be this stroke's answer; counted as "unmatched").
+# Only the latest stroke can be answered: an older one was superseded.
+TAB_JS = """known => {
+    window.__strokes = []; window.__target = null; window.__known = known;
+    if (window.__classroom) return;
+    window.__classroom = true;
+    const sig = """ + SIG_JS + """;
+    // The canvas is in a shadow root; mouse events are composed, so they reach here. Only
+    // mouse-ups on the canvas are strokes (not the Clear button).
+    document.addEventListener('mouseup', e => {
+        if (!e.composedPath().some(el => el.classList && el.classList.contains('upper-canvas')))
+            return;
+        window.__strokes.push({up: performance.now(), target: window.__target, t: null,
+                               unmatched: null});
+    }, true);
+    const tick = () => {
+        const s = window.__strokes, last = s[s.length - 1];
+        if (last && last.t === null) {
+            const now = sig();
+            if (now === last.target) last.t = performance.now();
+            else if (now !== null && !window.__known.includes(now)) {
+                last.t = performance.now(); last.unmatched = now;
+            }
+        }
+        requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+}"""
+
+_SCORES_RE = re.compile(rb"class=[\"']scores[\"']")
+_PRED_RE = re.compile(rb"class=[\"'][^\"']*\bprediction\b[^\"']*[\"'][^>]*>\s*([^<]*?)\s*<")
+_BAR_RE = re.compile(rb"<[^>]*class=[\"']bar[\"'][^>]*>")
+_P_RE = re.compile(rb"data-p=[\"']([^\"']*)[\"']")
+
+
+# ----------------------------------------------------------------------------- small helpers
+def scores_signature(raw: bytes) -> str | None:
+    """The DOM signature (guess ``|`` percentages, as SIG_JS computes it) of the scores markup
+    inside a raw ForwardMsg frame, or None if the frame holds no scores.
+
+    Works on the frame's bytes (protobuf strings are plain UTF-8 in them), so it does not
+    matter which element type carries the markup."""
+    m = _SCORES_RE.search(raw)
+    if m is None:
+        return None
+    rest = raw[m.start():]
+    pred = _PRED_RE.search(rest)
+    if pred is None:
+        return None
+    ps = []
+    for bar in _BAR_RE.finditer(rest):
+        p = _P_RE.search(bar.group(0))
+        if p:
+            ps.append(p.group(1).decode())
+    return pred.group(1).decode().strip() + "|" + ",".join(ps)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0-100, linear interpolation between ranks); None if empty."""
+    if not values:
+        return None
+    s = sorted(values)
+    k = (len(s) - 1) * q / 100.0
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def parse_sessions(text: str) -> list[int]:
+    """``"1,10,30"`` -> [1, 10, 30]; every N >= 1."""
+    try:
+        ns = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sessions wants integers like 1,10,30: {text!r}")
+    if not ns or min(ns) < 1:
+        raise argparse.ArgumentTypeError(f"--sessions wants integers >= 1: {text!r}")
+    return ns
+
+
+@dataclass
+class Stroke:
+    """One stroke of one session. Times in seconds (perf_counter, or the page's clock)."""
+    shape: int  # index into the recording's strokes
+    sent: float
+    answered: float | None = None
+    status: str = "pending"  # answered | superseded | lost
+
+    @property
+    def latency_ms(self) -> float | None:
+        return None if self.answered is None else 1000 * (self.answered - self.sent)
+
+
+def count_strokes(strokes: Sequence[Stroke]) -> dict[str, int]:
+    out = {"sent": len(strokes), "answered": 0, "superseded": 0, "lost": 0}
+    for s in strokes:
+        if s.status in out:
+            out[s.status] += 1
+    return out
+
+
+def settle(strokes: list[Stroke], answer_timeout: float, now: float) -> None:
+    """Final statuses: a pending stroke that is not the latest was superseded; the latest
+    is lost if it had no answer within ``answer_timeout`` of its send."""
+    for s in strokes[:-1]:
+        if s.status == "pending":
+            s.status = "superseded"
+    if strokes and strokes[-1].status == "pending" and now - strokes[-1].sent >= answer_timeout:
+        strokes[-1].status = "lost"
+
+
+def stroke_points(shape: str, size: float = 280) -> list[tuple[float, float]]:
+    """Mouse path of a recorded shape, in canvas pixels."""
+    from tests.e2e.conftest import ring, vertical_stroke
+
+    if shape == "vertical":
+        return vertical_stroke(size)
+    if shape == "ring":
+        return ring(size)
+    if shape == "seven":  # a bar across the top, then down and to the left
+        pts = [(size * (0.25 + 0.05 * i), 0.22 * size) for i in range(11)]
+        return pts + [(size * (0.75 - 0.3 * i / 14), size * (0.22 + 0.58 * i / 14))
+                      for i in range(1, 15)]
+    raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- servers
+class Server:
+    """The app under test: ``streamlit run app.py`` (K = 1) or ``deploy/serve.py`` (K > 1).
+
+    Started and stopped by its own PID; :meth:`processes` finds the app process(es) and
+    every descendant for the CPU and memory figures."""
+
+    def __init__(self, mnist_dir: str, processes: int = 1):
+        self.mnist_dir = mnist_dir
+        self.k = processes
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="classroom-server-", suffix=".log",
+                                               delete=False)
+
+    def start(self) -> "Server":
+        env = {**os.environ, "MNIST_DIR": self.mnist_dir}
+        port = _free_port()
+        if self.k == 1:
+            cmd = [sys.executable, "-m", "streamlit", "run", "app.py",
+                   "--server.headless", "true", "--server.port", str(port),
+                   "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+                   "--server.fileWatcherType", "none"]
+            self.url = f"http://127.0.0.1:{port}"
+        else:
+            serve = ROOT / "deploy" / "serve.py"
+            if not serve.exists():
+                raise SystemExit(f"--processes {self.k} needs {serve.relative_to(ROOT)} (several "
+                                 "app processes behind nginx), which does not exist yet; "
+                                 "run with --processes 1")
+            cmd = [sys.executable, str(serve), "--processes", str(self.k), "--port", str(port),
+                   "--host", "127.0.0.1"]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        # Copy the output to the log file from a thread (the pipe must never fill up), and
+        # catch serve.py's "ready ... URL" line.
+        ready = threading.Event()
+
+        def pump() -> None:
+            for line in self.proc.stdout:
+                self.log.write(line)
+                self.log.flush()
+                if self.k > 1 and not ready.is_set() and "ready" in line.lower():
+                    m = re.search(r"https?://[^\s'\"]+", line)
+                    if m:
+                        self.url = m.group(0).rstrip("/.,;")
+                        ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        if self.k > 1:
+            while not ready.wait(0.2):
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"deploy/serve.py printed no 'ready <URL>' line in "
+                                       f"{SERVER_START_TIMEOUT:g} s; log: {self.log.name}")
+        while True:
+            self._check_alive()
+            if http_status(self.url + "/_stcore/health") == 200:
+                return self
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the server was not healthy in {SERVER_START_TIMEOUT:g} s; "
+                                   f"log: {self.log.name}")
+            time.sleep(0.2)
+
+    def _check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {self.proc.returncode}; "
+                               f"log: {self.log.name}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)  # by its own PID, never by name
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def processes(self) -> tuple[list, list]:
+        """(web, all): the app process(es), and those plus every descendant (psutil)."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.proc.pid)
+            everything = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return [], []
+        if self.k == 1:
+            return [root], everything
+        web = []
+        for c in root.children():
+            try:
+                if "streamlit" in " ".join(c.cmdline()):
+                    web.append(c)
+            except psutil.Error:
+                pass
+        return web, everything
+
+
+def http_status(url: str, timeout: float = 2.0) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return None
+
+
+def rss_mb(procs: Sequence) -> float:
+    import psutil
+
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+def cpu_seconds(procs: Sequence) -> dict[tuple[int, float], float]:
+    """(pid, create_time) -> user+sys CPU seconds, per live process."""
+    import psutil
+
+    out = {}
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            out[(p.pid, p.create_time())] = t.user + t.system
+        except psutil.Error:
+            pass
+    return out
+
+
+def cpu_used(before: dict, after: dict) -> float:
+    """CPU seconds spent between two :func:`cpu_seconds` snapshots (a process born in
+    between counts from zero; one that died in between is not counted)."""
+    return sum(v - before.get(k, 0.0) for k, v in after.items())
+
+
+def memory(server: Server) -> dict[str, float]:
+    web, everything = server.processes()
+    return {"web_mb": rss_mb(web), "total_mb": rss_mb(everything)}
+
+
+# ----------------------------------------------------------------------------- recording
+@dataclass
+class Recording:
+    """What a real browser sent for /draw: the page-load rerun and one rerun per stroke,
+    with the scores (DOM signature) each stroke must produce."""
+    page_load: bytes
+    strokes: list[bytes]
+    expected: list[str]
+    shapes: list[str] = field(default_factory=lambda: list(SHAPES))
+
+
+def record_draw(browser, url: str) -> Recording:
+    """Warm the server up and record a browser drawing on /draw (see the module docstring)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from tests.e2e.conftest import CANVAS, VIEWPORT, click_button, draw, wait_idle
+
+    sent: list[tuple[float, bytes]] = []
+
+    def on_ws(ws) -> None:
+        if ws.url.endswith("/_stcore/stream"):
+            ws.on("framesent", lambda payload: sent.append(
+                (time.perf_counter(), payload if isinstance(payload, bytes) else payload.encode())))
+
+    ctx = browser.new_context(viewport=VIEWPORT, base_url=url)
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(STEP_TIMEOUT_MS)
+        page.on("websocket", on_ws)
+        page.goto("/draw")
+        wait_idle(page, "Scoring with", timeout=WARMUP_TIMEOUT_MS)
+        page.locator(CANVAS).wait_for()
+        reruns = []
+        for msg_t, payload in sent:
+            m = BackMsg()
+            m.ParseFromString(payload)
+            if m.WhichOneof("type") == "rerun_script":
+                reruns.append(payload)
+        if not reruns:
+            raise RuntimeError("recording: the browser sent no rerun_script while loading /draw")
+        page_load = reruns[0]
+        strokes, expected = [], []
+        for shape in SHAPES:
+            before = page.evaluate(SIG_JS)
+            t0 = time.perf_counter()
+            draw(page, stroke_points(shape))
+            page.wait_for_function(f"before => ({SIG_JS})() !== null && ({SIG_JS})() !== before",
+                                   arg=before, timeout=STEP_TIMEOUT_MS)
+            wait_idle(page, settle_ms=300)
+            sig = page.evaluate(SIG_JS)
+            mine = []
+            for msg_t, payload in sent:
+                if msg_t < t0:
+                    continue
+                m = BackMsg()
+                m.ParseFromString(payload)
+                if m.WhichOneof("type") == "rerun_script" and m.rerun_script.widget_states.widgets:
+                    mine.append(m)
+            if not mine:
+                raise RuntimeError(f"recording: no rerun_script was sent for the {shape} stroke")
+            # The browser's cache is its own: each light client declares what it has received.
+            msg = mine[-1]
+            del msg.rerun_script.cached_message_hashes[:]
+            strokes.append(msg.SerializeToString())
+            expected.append(sig)
+        if len(set(expected)) < len(expected):
+            _log(f"warning: two recorded strokes gave the same scores {expected}; answers are "
+                 "then matched by run order only")
+        click_button(page, "draw_clear")
+        page.wait_for_function(f"() => ({SIG_JS})() === null", timeout=STEP_TIMEOUT_MS)
+        return Recording(page_load, strokes, expected)
+    finally:
+        ctx.close()
+
+
+# ----------------------------------------------------------------------------- real tab
+class BrowserTab:
+    """The one real student: a Chromium tab drawing mouse strokes on /draw (main thread)."""
+
+    def __init__(self, browser, url: str, rec: Recording):
+        self.browser, self.url, self.rec = browser, url, rec
+        self.ctx = self.page = None
+        self.strokes: list[Stroke] = []
+        self.clear_failures = 0
+        self.errors: list[str] = []
+        self.unexpected: list[str] = []  # answers on screen that match no recorded stroke
+        self.clears = 0
+
+    def open(self) -> None:
+        from tests.e2e.conftest import CANVAS, VIEWPORT, wait_idle
+
+        self.ctx = self.browser.new_context(viewport=VIEWPORT, base_url=self.url)
+        self.page = self.ctx.new_page()
+        self.page.set_default_timeout(STEP_TIMEOUT_MS)
+        self.page.goto("/draw")
+        wait_idle(self.page, "Scoring with", timeout=LOAD_TIMEOUT * 1000)
+        self.page.locator(CANVAS).wait_for()
+        self.page.evaluate(TAB_JS, self.rec.expected)
+
+    def close(self) -> None:
+        if self.ctx is not None:
+            try:
+                self.ctx.close()
+            except Exception:  # the browser may be gone already
+                pass
+
+    def _clear(self) -> None:
+        from tests.e2e.conftest import click_button, wait_empty_canvas
+
+        self.clears += 1
+        try:
+            click_button(self.page, "draw_clear")
+            self.page.wait_for_function(f"() => ({SIG_JS})() === null", timeout=STEP_TIMEOUT_MS)
+            wait_empty_canvas(self.page, timeout=STEP_TIMEOUT_MS / 1000)
+        except Exception as e:  # a collapsing server: carry on, the next strokes will tell
+            self.clear_failures += 1
+            self.errors.append(f"clear: {type(e).__name__}: {str(e)[:200]}")
+
+    def draw_loop(self, t_start: float, t_end: float, rng: random.Random,
+                  answer_timeout: float) -> None:
+        """Strokes vertical, ring, 7, Clear, ... until ``t_end``; then wait for the latest
+        stroke's answer (at most ``answer_timeout`` after it)."""
+        from tests.e2e.conftest import draw
+
+        n = len(self.rec.strokes)
+        k = 0
+        t = t_start + rng.uniform(*FIRST_OFFSET)
+        while True:
+            _sleep_until(t)
+            if time.perf_counter() >= t_end:
+                break
+            try:
+                if k and k % n == 0:
+                    self._clear()
+                self.page.evaluate("t => { window.__target = t; }", self.rec.expected[k % n])
+                draw(self.page, stroke_points(self.rec.shapes[k % n]))
+            except Exception as e:
+                self.errors.append(f"stroke: {type(e).__name__}: {str(e)[:200]}")
+            k += 1
+            t = max(t + rng.uniform(*INTERVAL), time.perf_counter())
+        self._drain(answer_timeout)
+
+    def _drain(self, answer_timeout: float) -> None:
+        deadline = time.perf_counter() + answer_timeout + 1
+        raw: list[dict] = []
+        while True:
+            try:
+                raw, now = self.page.evaluate("() => [window.__strokes, performance.now()]")
+            except Exception as e:
+                self.errors.append(f"drain: {type(e).__name__}: {str(e)[:200]}")
+                break
+            last = raw[-1] if raw else None
+            if last is None or last["t"] is not None or now - last["up"] >= answer_timeout * 1000:
+                break
+            if time.perf_counter() > deadline:
+                break
+            time.sleep(0.2)
+        self.strokes = []
+        self.unexpected = [s["unmatched"] for s in raw if s.get("unmatched")]
+        for i, s in enumerate(raw):
+            st = Stroke(shape=i % len(self.rec.strokes), sent=s["up"] / 1000)
+            if s["t"] is not None:
+                st.answered, st.status = s["t"] / 1000, "answered"
+            self.strokes.append(st)
+        # Page clock: the latest stroke is lost if it is still unanswered after the drain.
+        settle(self.strokes, answer_timeout, now=math.inf)
+
+
+def _sleep_until(t: float) -> None:
+    d = t - time.perf_counter()
+    if d > 0:
+        time.sleep(d)
+
+
+# ----------------------------------------------------------------------------- light clients
+class LightClient:
+    """One student as a Streamlit websocket client replaying the recorded messages."""
+
+    def __init__(self, url: str, rec: Recording):
+        self.url, self.rec = url, rec
+        self.ws = None
+        self.reader: asyncio.Task | None = None
+        self.loaded = asyncio.Event()
+        self.answered = asyncio.Event()
+        self.strokes: list[Stroke] = []
+        self.pending: Stroke | None = None
+        self.run_started: float | None = None  # latest new_session
+        self.runs_finished = 0
+        self.cache: dict[str, int] = {}  # hash of a cacheable message -> run it was last seen in
+        self.ref_sigs: dict[str, str] = {}
+        self.stale = 0  # scores of an older run that arrived after a send
+        self.unexpected = 0  # scores that match no recorded stroke
+        self.error: str | None = None
+        self.bytes_in = 0  # websocket payload received
+        self.refs = 0  # messages the server sent by reference (we had them cached)
+        self._stroke_msgs = None
+
+    async def connect(self, timeout: float) -> None:
+        from websockets.asyncio.client import connect
+
+        # Like a browser, first fetch the page: its cookies (deploy/serve.py's sticky-session
+        # cookie, Streamlit's XSRF cookie) go with the websocket.
+        cookies = await asyncio.wait_for(page_cookies(self.url, "/draw"), timeout)
+        ws_url = "ws" + self.url[len("http"):] + "/_stcore/stream"
+        # What the browser does: subprotocol "streamlit" (Streamlit reads its second and third
+        # entries as XSRF token and session to resume: none here), a same-origin Origin.
+        headers = {"Cookie": "; ".join(cookies)} if cookies else None
+        self.ws = await connect(ws_url, subprotocols=["streamlit"], origin=self.url,
+                                additional_headers=headers, max_size=None, ping_interval=None,
+                                proxy=None, open_timeout=timeout, close_timeout=2)
+        self.reader = asyncio.create_task(self._read())
+
+    async def load(self, timeout: float) -> None:
+        """Send the recorded page-load rerun and wait until the page has run."""
+        await self.ws.send(self.rec.page_load)
+        await asyncio.wait_for(self.loaded.wait(), timeout)
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                if isinstance(frame, bytes):
+                    self._on_frame(frame, time.perf_counter())
+        except Exception as e:  # closed by the server, or by us
+            if self.error is None:
+                self.error = f"{type(e).__name__}: {str(e)[:200]}"
+        finally:
+            if self.error is None:
+                self.error = "websocket closed"
+
+    def _on_frame(self, raw: bytes, now: float) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self.bytes_in += len(raw)
+        msg = ForwardMsg()
+        msg.ParseFromString(raw)
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self.run_started = now
+        elif kind == "script_finished":
+            self.runs_finished += 1
+            if msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+                self.loaded.set()
+        elif kind in ("delta", "ref_hash"):
+            if msg.metadata.cacheable:
+                self.cache[msg.hash] = self.runs_finished
+            if kind == "ref_hash":
+                self.refs += 1
+                self.cache[msg.ref_hash] = self.runs_finished
+                sig = self.ref_sigs.get(msg.ref_hash)
+            else:
+                sig = scores_signature(raw)
+                if sig is not None and msg.metadata.cacheable:
+                    self.ref_sigs[msg.hash] = sig
+            if sig is not None:
+                self._on_scores(sig, now)
+
+    def _on_scores(self, sig: str, now: float) -> None:
+        s = self.pending
+        if sig not in self.rec.expected:
+            self.unexpected += 1
+        if s is None:
+            return
+        if self.run_started is None or self.run_started < s.sent:
+            self.stale += 1
+            return
+        if sig == self.rec.expected[s.shape]:
+            s.answered, s.status = now, "answered"
+            self.pending = None
+            self.answered.set()
+
+    def _message(self, shape: int) -> bytes:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        if self._stroke_msgs is None:
+            self._stroke_msgs = []
+            for raw in self.rec.strokes:
+                m = BackMsg()
+                m.ParseFromString(raw)
+                self._stroke_msgs.append(m)
+        m = self._stroke_msgs[shape]
+        # Like the browser's message cache: what arrived in the last two runs.
+        hashes = [h for h, run in self.cache.items() if self.runs_finished - run <= 2]
+        del m.rerun_script.cached_message_hashes[:]
+        m.rerun_script.cached_message_hashes.extend(hashes)
+        return m.SerializeToString()
+
+    async def draw_loop(self, t_start: float, t_end: float, rng: random.Random,
+                        answer_timeout: float) -> None:
+        n = len(self.rec.strokes)
+        k = 0
+        t = t_start + rng.uniform(*FIRST_OFFSET)
+        while self.error is None:
+            await asyncio.sleep(max(0.0, t - time.perf_counter()))
+            if time.perf_counter() >= t_end:
+                break
+            if self.pending is not None:
+                self.pending.status = "superseded"
+            payload = self._message(k % n)
+            s = Stroke(shape=k % n, sent=time.perf_counter())
+            self.pending = s
+            self.strokes.append(s)
+            self.answered.clear()
+            try:
+                await asyncio.wait_for(self.ws.send(payload), HTTP_TIMEOUT)
+            except Exception as e:
+                self.error = f"send: {type(e).__name__}: {str(e)[:200]}"
+                break
+            k += 1
+            t = max(t + rng.uniform(*INTERVAL), time.perf_counter())
+        if self.pending is not None:
+            left = self.pending.sent + answer_timeout - time.perf_counter()
+            try:
+                await asyncio.wait_for(self.answered.wait(), max(0.0, left))
+            except asyncio.TimeoutError:
+                pass
+        settle(self.strokes, answer_timeout, time.perf_counter())
+        if self.strokes and self.strokes[-1].status == "pending":  # the connection died
+            self.strokes[-1].status = "lost"
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            try:
+                await asyncio.wait_for(self.ws.close(), 5)
+            except Exception:
+                pass
+        if self.reader is not None:
+            self.reader.cancel()
+
+
+class AsyncRunner:
+    """An asyncio loop in a background thread (the main thread drives Playwright)."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro, timeout: float):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def submit(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    m = re.match(r"http://([^:/]+):(\d+)", url)
+    if m is None:
+        raise ValueError(f"expected http://host:port, got {url!r}")
+    return m.group(1), int(m.group(2))
+
+
+async def http_get(url: str, path: str) -> bytes:
+    """A plain HTTP/1.1 GET on a new connection; the whole response (headers and body)."""
+    host, port = _host_port(url)
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        return await reader.read()
+    finally:
+        writer.close()
+
+
+def set_cookies(response: bytes) -> list[str]:
+    """``name=value`` of every Set-Cookie header of an HTTP response."""
+    head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    return [line.split(":", 1)[1].strip().split(";", 1)[0] for line in head.split("\r\n")[1:]
+            if line.lower().startswith("set-cookie:")]
+
+
+async def page_cookies(url: str, path: str) -> list[str]:
+    return set_cookies(await http_get(url, path))
+
+
+async def poll_health(url: str, stop: asyncio.Event, rng: random.Random,
+                      out: dict[str, list]) -> None:
+    """GET /_stcore/health every 0.25-0.5 s until ``stop``; latencies (ms) and failures."""
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        try:
+            data = await asyncio.wait_for(http_get(url, "/_stcore/health"), HTTP_TIMEOUT)
+            if data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200"):
+                out["ms"].append(1000 * (time.perf_counter() - t0))
+            else:
+                out["fail"].append(data[:40].decode("latin-1"))
+        except Exception as e:
+            out["fail"].append(type(e).__name__)
+        try:
+            await asyncio.wait_for(stop.wait(), rng.uniform(*HEALTH_INTERVAL))
+        except asyncio.TimeoutError:
+            pass
+
+
+async def watch_loop_lag(stop: asyncio.Event, out: list[float]) -> None:
+    """How late a 100 ms sleep wakes up (ms): the light clients' own responsiveness."""
+    while not stop.is_set():
+        t = time.perf_counter()
+        await asyncio.sleep(0.1)
+        out.append(1000 * (time.perf_counter() - t - 0.1))
+
+
+# ----------------------------------------------------------------------------- scenarios
+@dataclass
+class Env:
+    """What a scenario gets: the server, the browser, the async loop, the options."""
+    server: Server
+    browser: Any
+    runner: AsyncRunner
+    args: argparse.Namespace
+    rng: random.Random
+
+
+async def _make_event() -> asyncio.Event:
+    return asyncio.Event()  # created inside the loop that waits on it
+
+
+def _bench_cpu() -> tuple[float, float]:
+    """(this process, its children: Chromium and Playwright's driver) CPU seconds."""
+    import psutil
+
+    me = psutil.Process()
+    t = me.cpu_times()
+    kids = sum(cpu_seconds(me.children(recursive=True)).values())
+    return t.user + t.system, kids
+
+
+def scenario_draw(env: Env, n: int) -> dict[str, Any]:
+    """N students on the Draw page: one real tab and N-1 light clients drawing every ~2 s."""
+    args, server, runner = env.args, env.server, env.runner
+    _log(f"N={n}: warm-up and recording on {server.url}/draw")
+    t = time.perf_counter()
+    rec = record_draw(env.browser, server.url)
+    warmup_s = time.perf_counter() - t
+    _log(f"N={n}: recorded {len(rec.strokes)} strokes in {warmup_s:.1f} s, expected "
+         + "; ".join(rec.expected))
+    time.sleep(1.0)  # let the recorder's session go
+    mem_before = memory(server)
+
+    tab = BrowserTab(env.browser, server.url, rec)
+    clients = [LightClient(server.url, rec) for _ in range(n - 1)]
+
+    async def connect_all() -> list[str | None]:
+        async def one(c: LightClient) -> str | None:
+            try:
+                await c.connect(LOAD_TIMEOUT)
+                await c.load(LOAD_TIMEOUT)
+                return None
+            except Exception as e:
+                return f"{type(e).__name__}: {str(e)[:200]}"
+        return await asyncio.gather(*(one(c) for c in clients))
+
+    _log(f"N={n}: connecting 1 tab + {n - 1} light clients")
+    t = time.perf_counter()
+    fut = runner.submit(connect_all())
+    try:
+        tab.open()
+    except Exception as e:
+        tab.close()
+        raise RuntimeError(f"the real tab could not load /draw: {e}") from e
+    load_errors = [e for e in fut.result(LOAD_TIMEOUT * 2 + 30) if e]
+    connect_s = time.perf_counter() - t
+    live = [c for c in clients if c.loaded.is_set()]
+    if load_errors:
+        _log(f"N={n}: {len(load_errors)} light clients failed to load /draw: {load_errors[0]}")
+    time.sleep(1.0)
+    mem_idle = memory(server)
+
+    # ---- drawing phase
+    web, everything = server.processes()
+    bytes0 = sum(c.bytes_in for c in live)
+    refs0 = sum(c.refs for c in live)
+    cpu0, bench0, wall0 = cpu_seconds(everything), _bench_cpu(), time.perf_counter()
+    health: dict[str, list] = {"ms": [], "fail": []}
+    lag: list[float] = []
+    t_start = time.perf_counter() + 0.5
+    t_end = t_start + args.seconds
+
+    tab_done = runner.run(_make_event(), 5)
+
+    async def drawing() -> None:
+        stop = asyncio.Event()
+        side = [asyncio.create_task(poll_health(server.url, stop, random.Random(env.rng.random()),
+                                                health)),
+                asyncio.create_task(watch_loop_lag(stop, lag))]
+        await asyncio.gather(*(c.draw_loop(t_start, t_end, random.Random(env.rng.random()),
+                                           args.answer_timeout) for c in live))
+        # The health poller runs until the tab is done too.
+        try:
+            await asyncio.wait_for(tab_done.wait(), args.seconds + args.answer_timeout + 30)
+        except asyncio.TimeoutError:
+            pass
+        stop.set()
+        await asyncio.gather(*side)
+
+    # Cores used: over the sending window only (the wait for late answers would dilute it).
+    at_end: dict[str, Any] = {}
+    snap = threading.Timer(max(0.0, t_end - time.perf_counter()), lambda: at_end.update(
+        cpu=cpu_seconds(server.processes()[1]), t=time.perf_counter()))
+    snap.start()
+    _log(f"N={n}: drawing for {args.seconds:g} s")
+    fut = runner.submit(drawing())
+    try:
+        tab.draw_loop(t_start, t_end, random.Random(env.rng.random()), args.answer_timeout)
+    finally:
+        runner.loop.call_soon_threadsafe(tab_done.set)
+    fut.result(args.seconds + args.answer_timeout + 60)
+    wall = time.perf_counter() - wall0
+    snap.join(10)
+    cores = (cpu_used(cpu0, at_end["cpu"]) / (at_end["t"] - wall0)) if at_end else None
+    # Processes of the server that appeared during the phase count too.
+    cpu = cpu_used(cpu0, cpu_seconds(server.processes()[1]))
+    bench1 = _bench_cpu()
+    mem_end = memory(server)
+    tab_errors = tab.errors[:5]
+    tab.close()
+    async def close_all() -> None:
+        await asyncio.gather(*(c.close() for c in clients))
+
+    runner.run(close_all(), 30)
+
+    light_strokes = [s for c in live for s in c.strokes]
+    counts_tab, counts_light = count_strokes(tab.strokes), count_strokes(light_strokes)
+    total = {k: counts_tab[k] + counts_light[k] for k in counts_tab}
+    tab_ms = [s.latency_ms for s in tab.strokes if s.latency_ms is not None]
+    light_ms = [s.latency_ms for s in light_strokes if s.latency_ms is not None]
+
+    def per_session(a: dict, b: dict) -> dict[str, float]:
+        return {k: (a[k] - b[k]) / n for k in a}
+
+    row = {
+        "sessions": n,
+        "light_clients_loaded": len(live),
+        "load_errors": load_errors[:5],
+        "warmup_and_recording_s": warmup_s,
+        "connect_s": connect_s,
+        "drawing_wall_s": wall,
+        "tab_ms": {"p50": percentile(tab_ms, 50), "p95": percentile(tab_ms, 95),
+                   "max": max(tab_ms, default=None), "n": len(tab_ms)},
+        "light_ms": {"p50": percentile(light_ms, 50), "p95": percentile(light_ms, 95),
+                     "max": max(light_ms, default=None), "n": len(light_ms)},
+        "strokes": total, "strokes_tab": counts_tab, "strokes_light": counts_light,
+        "light_stale_scores": sum(c.stale for c in live),
+        "light_unexpected_scores": sum(c.unexpected for c in live),
+        "light_kb_received_per_stroke": (sum(c.bytes_in for c in live) - bytes0) / 1024
+                                        / counts_light["sent"] if counts_light["sent"] else None,
+        "light_messages_by_reference": sum(c.refs for c in live) - refs0,
+        "light_errors": [c.error for c in live if c.error and "closed" not in c.error][:5],
+        "tab_errors": tab_errors, "tab_clear_failures": tab.clear_failures,
+        "tab_clears": tab.clears,
+        "tab_unmatched_answers": len(tab.unexpected),
+        "tab_unmatched_examples": tab.unexpected[:3],
+        "server_cpu_s": cpu,
+        "server_cpu_ms_per_answered": 1000 * cpu / total["answered"] if total["answered"] else None,
+        "server_cores": cores,
+        "server_cores_incl_drain": cpu / wall,
+        "health_ms": {"p50": percentile(health["ms"], 50), "p95": percentile(health["ms"], 95),
+                      "max": max(health["ms"], default=None), "n": len(health["ms"]),
+                      "failures": len(health["fail"])},
+        "memory_mb": {"before": mem_before, "idle": mem_idle, "end": mem_end,
+                      "per_idle_session": per_session(mem_idle, mem_before),
+                      "per_drawing_session": per_session(mem_end, mem_before)},
+        "bench_cores": (bench1[0] - bench0[0]) / wall,
+        "browser_cores": (bench1[1] - bench0[1]) / wall,
+        "loop_lag_ms": {"p95": percentile(lag, 95), "max": max(lag, default=None)},
+        "expected_scores": rec.expected,
+    }
+    for c in live:  # free the recorded messages' copies
+        c._stroke_msgs = None
+    return row
+
+
+SCENARIOS: dict[str, Callable[[Env, int], dict[str, Any]]] = {"draw": scenario_draw}
+
+
+# ----------------------------------------------------------------------------- report
+def _f(v: float | None, spec: str = ".0f") -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """The printed report: latencies and strokes, then server resources."""
+    a = [("N", "tab p50/p95 ms", "light p50/p95 ms", "sent", "answ", "supers", "lost",
+          "health p50/p95 ms", "bench cores", "lag p95 ms")]
+    b = [("N", "CPU ms/stroke", "cores", "web MB before/idle/end", "total MB before/idle/end",
+          "web MB /idle /draw", "total MB /idle /draw")]
+    for r in rows:
+        s, m = r["strokes"], r["memory_mb"]
+        hf = f" ({r['health_ms']['failures']} fail)" if r["health_ms"]["failures"] else ""
+        a.append((str(r["sessions"]),
+                  f"{_f(r['tab_ms']['p50'])}/{_f(r['tab_ms']['p95'])}",
+                  f"{_f(r['light_ms']['p50'])}/{_f(r['light_ms']['p95'])}",
+                  str(s["sent"]), str(s["answered"]), str(s["superseded"]), str(s["lost"]),
+                  f"{_f(r['health_ms']['p50'], '.1f')}/{_f(r['health_ms']['p95'], '.1f')}{hf}",
+                  _f(r["bench_cores"], ".2f"), _f(r["loop_lag_ms"]["p95"], ".1f")))
+        b.append((str(r["sessions"]), _f(r["server_cpu_ms_per_answered"]),
+                  _f(r["server_cores"], ".2f"),
+                  "/".join(_f(m[k]["web_mb"]) for k in ("before", "idle", "end")),
+                  "/".join(_f(m[k]["total_mb"]) for k in ("before", "idle", "end")),
+                  f"{_f(m['per_idle_session']['web_mb'], '.1f')} "
+                  f"{_f(m['per_drawing_session']['web_mb'], '.1f')}",
+                  f"{_f(m['per_idle_session']['total_mb'], '.1f')} "
+                  f"{_f(m['per_drawing_session']['total_mb'], '.1f')}"))
+
+    def table(t: list[tuple]) -> str:
+        w = [max(len(x[i]) for x in t) for i in range(len(t[0]))]
+        return "\n".join("  ".join(c.rjust(w[i]) for i, c in enumerate(x)) for x in t)
+
+    return table(a) + "\n\n" + table(b)
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=parse_sessions, default=[1, 10, 30, 60],
+                    help="comma-separated numbers of concurrent sessions (default 1,10,30,60)")
+    ap.add_argument("--seconds", type=float, default=30.0, help="seconds of drawing per N")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="app processes; > 1 runs deploy/serve.py (nginx, sticky sessions)")
+    ap.add_argument("--reuse-server", action="store_true",
+                    help="one server for every N instead of a fresh one per N")
+    ap.add_argument("--answer-timeout", type=float, default=30.0,
+                    help="a session's latest stroke is lost after this many seconds")
+    ap.add_argument("--scenario", choices=sorted(SCENARIOS), default="draw")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", metavar="FILE", help="write every figure to this JSON file")
+    args = ap.parse_args(argv)
+    if args.processes < 1:
+        ap.error("--processes must be >= 1")
+
+    mnist_dir = os.environ.get("MNIST_DIR")
+    if not mnist_dir:
+        mnist_dir = str(ROOT.parent / "shared" / "mnist")
+        _log(f"MNIST_DIR is not set: using {mnist_dir}")
+    if not (Path(mnist_dir) / "train-images-idx3-ubyte.gz").exists():
+        _log(f"warning: {mnist_dir} has no train-images-idx3-ubyte.gz; the app will fall back "
+             "to another data source")
+    if args.processes > 1 and not (ROOT / "deploy" / "serve.py").exists():
+        ap.error("--processes > 1 needs deploy/serve.py, which does not exist yet")
+
+    from playwright.sync_api import sync_playwright
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    rng = random.Random(args.seed)
+    rows: list[dict[str, Any]] = []
+    runner = AsyncRunner()
+    server: Server | None = None
+    t0 = time.perf_counter()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=CHROMIUM_ARGS)
+            for n in args.sessions:
+                if server is None:
+                    _log(f"starting a server ({args.processes} app process(es))")
+                    server = Server(mnist_dir, args.processes).start()
+                env = Env(server, browser, runner, args, rng)
+                try:
+                    row = SCENARIOS[args.scenario](env, n)
+                except Exception as e:
+                    _log(f"N={n} failed: {type(e).__name__}: {e}; server log: {server.log.name}")
+                    row = None
+                if not args.reuse_server or row is None:
+                    server.stop()
+                    server = None
+                if row is not None:
+                    row["processes"] = args.processes
+                    rows.append(row)
+                    print(format_table(rows[-1:]).split("\n\n")[0].splitlines()[-1],
+                          file=sys.stderr)
+            browser.close()
+    finally:
+        if server is not None:
+            server.stop()
+        runner.close()
+
+    print(f"\nClassroom benchmark: scenario {args.scenario}, {args.seconds:g} s of drawing per N, "
+          f"{args.processes} app process(es), {os.cpu_count()} cores, data {mnist_dir}, "
+          f"{time.perf_counter() - t0:.0f} s in all")
+    if rows:
+        print(format_table(rows))
+    print("tab = real Chromium (mouse-up -> scores on screen); light = websocket clients (send "
+          "-> scores delta); MB per session = growth / N")
+    for r in rows:
+        notes = []
+        if r["load_errors"]:
+            notes.append(f"{len(r['load_errors'])}+ light clients did not load")
+        if r["light_unexpected_scores"]:
+            notes.append(f"{r['light_unexpected_scores']} scores matched no recorded stroke")
+        if r["tab_unmatched_answers"]:
+            notes.append(f"tab: {r['tab_unmatched_answers']} answers matched no recorded stroke "
+                         "(the mouse drew differently; counted as answers)")
+        if r["tab_errors"]:
+            notes.append(f"tab: {r['tab_errors'][0]}")
+        if r["light_errors"]:
+            notes.append(f"light: {r['light_errors'][0]}")
+        if notes:
+            print(f"  N={r['sessions']}: " + "; ".join(notes))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": {k: v for k, v in vars(args).items()},
+                                               "mnist_dir": mnist_dir, "cores": os.cpu_count(),
+                                               "rows": rows}, indent=2, default=str))
+        print(f"figures written to {args.json}")
+    return 0 if len(rows) == len(args.sessions) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
