@@ -12,9 +12,18 @@ logits are ``z_i = W x_i + b``. Three losses share this module:
 added by the solver (see :mod:`lrcore.model` for the full objective).
 
 Speed: everything is two GEMMs (``X @ W.T`` and ``R.T @ X``, done block by block, see
-``CHUNK_ROWS``) plus elementwise work on the (n, K) logits. ``X`` may be float32: the GEMMs then run twice as fast and the (n, K) work
-too, while the sums that make up the loss are accumulated in float64 so that the objective
-is still good to ~1e-7 relative (enough for the line search and for sklearn's tol=1e-4).
+``CHUNK_ROWS``) plus elementwise work on the (n, K) logits. ``X`` may be float32: the GEMMs
+then run twice as fast and the (n, K) work too, while the sums that make up the loss are
+accumulated in float64 so that the objective is still good to ~1e-7 relative (enough for
+the line search and for sklearn's tol=1e-4).
+
+Memory: ``loss_gradient`` allocates nothing of size n x d. Its temporaries are one block's
+logits (CHUNK_ROWS x K) and, when asked for more precision than ``X`` is stored in
+(``dtype=np.float64`` on a float32 ``X``: the final refinement of a tight ``tol``), one
+CHUNK_ROWS x d float64 block that each block of ``X`` is upcast into in turn: 6.4 MB on
+MNIST instead of the 376 MB of a float64 copy of all 60,000 digits. The upcast values are
+exactly those of such a copy, so the refinement computes the same numbers; the upcast
+costs about a fifth of a float64 evaluation, paid only in the few refinement iterations.
 """
 from __future__ import annotations
 
@@ -41,11 +50,23 @@ def split_coef(coef_int: np.ndarray, fit_intercept: bool) -> tuple[np.ndarray, n
     return coef_int, None
 
 
-def logits(X: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-    """Logits ``X @ W.T + b`` (n, K), computed in ``X``'s dtype."""
-    Z = X @ W.T.astype(X.dtype, copy=False)
+def logits(X: np.ndarray, W: np.ndarray, b: np.ndarray | None,
+           dtype: np.dtype | None = None) -> np.ndarray:
+    """Logits ``X @ W.T + b`` (n, K), computed in ``dtype`` (default: ``X``'s dtype).
+
+    A ``dtype`` other than ``X``'s converts ``X`` one block of rows at a time, so a
+    float64 result from a float32 ``X`` never needs a float64 copy of ``X``.
+    """
+    dtype = X.dtype if dtype is None else np.dtype(dtype)
+    Wt = W.T.astype(dtype, copy=False)
+    if X.dtype == dtype:
+        Z = X @ Wt
+    else:
+        Z = np.empty((X.shape[0], W.shape[0]), dtype=dtype)
+        for lo in range(0, X.shape[0], CHUNK_ROWS):
+            np.matmul(X[lo:lo + CHUNK_ROWS].astype(dtype), Wt, out=Z[lo:lo + CHUNK_ROWS])
     if b is not None:
-        Z += b.astype(X.dtype, copy=False)
+        Z += b.astype(dtype, copy=False)
     return Z
 
 
@@ -132,6 +153,7 @@ def loss_gradient(
     fit_intercept: bool,
     *,
     need_grad: bool = True,
+    dtype: np.dtype | None = None,
 ) -> LossResult:
     """Mean log-loss and its gradient with respect to ``coef_int``.
 
@@ -142,13 +164,16 @@ def loss_gradient(
     X : ndarray of shape (n, d)
         Features, float32 or float64 (the GEMMs run in this dtype).
     Y : ndarray of shape (n, K)
-        Targets from :func:`targets`, same dtype as ``X``.
+        Targets from :func:`targets`, float32 or float64 (exact either way).
     y_idx : ndarray of shape (n,)
         Class index of each sample (for the accuracy count).
     kind : {"multinomial", "ovr", "binary"}
     fit_intercept : bool
     need_grad : bool
         False skips the second GEMM.
+    dtype : floating dtype or None
+        Precision of the products; None: ``X``'s dtype. A wider one than ``X``'s (float64
+        on a float32 ``X``) upcasts ``X`` and ``Y`` block by block, never all of ``X``.
 
     Returns
     -------
@@ -156,16 +181,24 @@ def loss_gradient(
         ``loss`` (mean), ``grad`` of shape like ``coef_int`` (float64), ``n_correct``.
     """
     n = X.shape[0]
+    dtype = X.dtype if dtype is None else np.dtype(dtype)
     W, b = split_coef(coef_int, fit_intercept)
-    Wt = np.ascontiguousarray(W.T, dtype=X.dtype)
-    bt = None if b is None else b.astype(X.dtype)
+    Wt = np.ascontiguousarray(W.T, dtype=dtype)
+    bt = None if b is None else b.astype(dtype)
     loss = 0.0
     n_correct = 0
     gW = np.zeros((coef_int.shape[0], X.shape[1]), dtype=np.float64) if need_grad else None
     gb = np.zeros(coef_int.shape[0], dtype=np.float64) if need_grad else None
+    # One reused block instead of a converted copy of X (see the module docstring).
+    buf = None if X.dtype == dtype else np.empty((min(CHUNK_ROWS, n), X.shape[1]), dtype)
     for lo in range(0, n, CHUNK_ROWS):
         Xc = X[lo:lo + CHUNK_ROWS]
         Yc = Y[lo:lo + CHUNK_ROWS]
+        if buf is not None:
+            Xc = buf[:Xc.shape[0]]
+            np.copyto(Xc, X[lo:lo + CHUNK_ROWS])
+        if Yc.dtype != dtype:
+            Yc = Yc.astype(dtype)
         Z = Xc @ Wt
         if bt is not None:
             Z += bt

@@ -43,8 +43,14 @@ CENTER = 14.0
 # canvas anti-aliases stroke edges, and a stray near-black smudge must not count as a digit.
 INK_THRESHOLD = 0.1
 # Images deskewed per vectorized step: bounds the temporaries (about 50 bytes per pixel, so
-# ~80 MB for 2048 images) whatever the size of the input; larger chunks are no faster.
-_DESKEW_CHUNK = 2048
+# ~10 MB for 256 images) whatever the size of the input. 2048 (80 MB) was slower, not
+# faster: 1.2 s instead of 0.56 s for the 60,000 training digits (medians of 5), since a
+# small chunk's temporaries stay in cache and its Python overhead is a few dozen calls.
+_DESKEW_CHUNK = 256
+# Rows per step of Preprocessor.transform: each block is converted, scaled and centred
+# while it is in cache, written straight into the one output array (1024 x 784 float32 =
+# 3.2 MB), so no full-size temporary exists besides the result.
+_TRANSFORM_CHUNK = 1024
 # Rows per step when accumulating the standardize statistics in float64 (~13 MB each).
 _STATS_CHUNK = 2048
 # Below this variance (pixels^2) of the row coordinate, the ink is a single horizontal line
@@ -218,7 +224,7 @@ def deskew(X: ArrayLike) -> np.ndarray:
     centre of mass to (14, 14) and turns the slant of the principal axis into vertical.
     Equivalent to ``scipy.ndimage.affine_transform(img, [[1, 0], [alpha, 1]],
     offset=(cr - 14, cc - 14 - 14 * alpha), order=1, mode="grid-constant")`` per image,
-    but vectorized over the batch (about 3 s for 60,000 digits).
+    but vectorized over the batch (about 0.6 s for 60,000 digits).
 
     Parameters
     ----------
@@ -347,18 +353,25 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         self._check_mode()
         X = _check_pixels(X)
         dtype = _check_float_dtype(dtype)
-        if self.mode == "deskew":
-            out = deskew(X).astype(dtype, copy=False)
-        else:
-            # copy=True always: with a float input of the same dtype astype would otherwise
-            # hand back the caller's array, and the in-place steps below would modify it.
-            out = X.astype(dtype, copy=True)
-        if self.mode == "raw":
-            return out
-        out /= dtype.type(255)
+        # Always a new array (never the caller's, even for a float input of this dtype),
+        # filled block by block: the peak is the output plus one block's temporaries.
+        out = np.empty(X.shape, dtype=dtype)
+        step = _DESKEW_CHUNK if self.mode == "deskew" else _TRANSFORM_CHUNK
         if self.mode == "standardize":
-            out -= self.mean_.astype(dtype)
-            out /= self.scale_.astype(dtype)
+            mean, scale = self.mean_.astype(dtype), self.scale_.astype(dtype)
+        for start in range(0, X.shape[0], step):
+            block = out[start : start + step]
+            if self.mode == "deskew":
+                # deskew works in float32; cast afterwards, as the whole-array version did.
+                block[...] = _deskew_chunk(X[start : start + step])
+            else:
+                block[...] = X[start : start + step]
+            if self.mode == "raw":
+                continue
+            block /= dtype.type(255)
+            if self.mode == "standardize":
+                block -= mean
+                block /= scale
         return out
 
     def describe(self) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -196,6 +196,53 @@ def test_float32_auto_reaches_float64_optimum(mnist):
     a = SoftmaxRegression(C=0.05, tol=1e-8, max_iter=3000, dtype="auto").fit(X, s.y_train)
     b = SoftmaxRegression(C=0.05, tol=1e-8, max_iter=3000, dtype="float64").fit(X, s.y_train)
     assert a.objective(X, s.y_train) == pytest.approx(b.objective(X, s.y_train), rel=1e-9)
+
+
+def test_refinement_of_float32_digits_reaches_the_float64_optimum(mnist):
+    """float32 digits (what Training passes) start in float32; tol=1e-8 is finished in
+    float64 by upcasting blocks, and lands where a fit on a float64 copy lands."""
+    s = select_subset(mnist, 3000)
+    X32 = Preprocessor("unit").fit(s.X_train).transform(s.X_train, dtype=np.float32)
+    assert X32.size >= 1_000_000  # large enough to start in float32
+    a = SoftmaxRegression(C=0.05, tol=1e-8, max_iter=3000).fit(X32, s.y_train)
+    b = SoftmaxRegression(C=0.05, tol=1e-8, max_iter=3000, dtype="float64").fit(
+        X32.astype(np.float64), s.y_train)
+    assert a.converged_ and b.converged_
+    assert a.objective(X32, s.y_train) == pytest.approx(b.objective(X32, s.y_train), rel=1e-9)
+    assert_allclose(a.coef_, b.coef_, atol=1e-5)
+
+
+def test_refinement_makes_no_float64_copy_of_the_data(monkeypatch):
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((25000, 48)).astype(np.float32)  # 1.2M entries: float32 start
+    y = rng.integers(0, 3, X.shape[0])
+    X[:, 0] += y  # some signal
+    from lrcore import model as M
+
+    refined = []
+    orig = M._MeanObjective.refine
+    monkeypatch.setattr(M._MeanObjective, "refine",
+                        lambda self: (refined.append(1), orig(self))[1])
+    tracemalloc.start()
+    try:
+        m = SoftmaxRegression(C=1.0, tol=1e-8, max_iter=500).fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refined and m.converged_
+    # A float64 copy would be 2 x X.nbytes; blocks, the targets and the solver are small.
+    assert peak < 0.5 * X.nbytes
+    ref = SoftmaxRegression(C=1.0, tol=1e-8, max_iter=500, dtype="float64").fit(
+        X.astype(np.float64), y)
+    assert m.objective(X, y) == pytest.approx(ref.objective(X, y), rel=1e-10)
+
+
+def test_decision_function_of_float32_input_upcasts_by_block():
+    X, y = _toy(n=3000, d=20, k=4, seed=6)
+    m = SoftmaxRegression(C=1.0).fit(X, y)
+    X32 = X.astype(np.float32)
+    assert_allclose(m.decision_function(X32),
+                    X32.astype(np.float64) @ m.coef_.T + m.intercept_, rtol=1e-13)
 
 
 # ----------------------------------------------------------------- live training

@@ -147,6 +147,35 @@ def test_float32_transform_makes_no_float64_copy(mode):
     assert peak < 1.2 * out_bytes
 
 
+@pytest.mark.parametrize("mode", PREPROCESS_MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transform_by_blocks_gives_the_whole_array_numbers(mode, dtype):
+    X = random_pixels(2500)  # not a multiple of any block size
+    pre = Preprocessor(mode).fit(X)
+    d = np.dtype(dtype)
+    ref = deskew(X).astype(d) if mode == "deskew" else X.astype(d)
+    if mode != "raw":
+        ref /= d.type(255)
+    if mode == "standardize":
+        ref -= pre.mean_.astype(d)
+        ref /= pre.scale_.astype(d)
+    out = pre.transform(X, dtype=dtype)
+    assert out.dtype == d
+    assert_array_equal(out, ref)
+
+
+def test_deskew_transform_has_small_temporaries():
+    X = random_pixels(20000)
+    pre = Preprocessor("deskew").fit(X)
+    tracemalloc.start()
+    try:
+        out = pre.transform(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < out.nbytes + 16e6  # the result plus one chunk's temporaries
+
+
 def test_standardize_fit_makes_no_full_float64_copy():
     X = random_pixels(40000)
     tracemalloc.start()

@@ -1,9 +1,11 @@
 """Training pipeline: live run, stop keeps the model, snapshots, model files."""
 from __future__ import annotations
 
+import gc
 import io
 import subprocess
 import sys
+import weakref
 
 import numpy as np
 import pytest
@@ -49,6 +51,54 @@ def test_stop_keeps_the_model_as_of_the_last_iteration(mnist):
     assert "stopped by the user" in m.summary["message"]
     assert_array_equal(m.model.coef_, p.coef)
     assert m.summary["test_accuracy"] > 0.5
+
+
+def _track_transforms(run: Training) -> list:
+    """Weak references to every array the run's preprocessor hands out."""
+    refs = []
+    transform = run.preprocessor.transform
+
+    def tracked(*args, **kwargs):
+        out = transform(*args, **kwargs)
+        refs.append(weakref.ref(out))
+        return out
+
+    run.preprocessor.transform = tracked
+    return refs
+
+
+@pytest.mark.parametrize("stop_at", [None, 3])
+def test_training_keeps_no_float_copy_of_the_data(mnist, stop_at):
+    """After result(), neither the run nor its model holds the float32 design matrix or
+    the evaluation set (whether the run finished or was stopped)."""
+    cfg = TrainConfig(train_size=2000, test_size=500, max_iter=20)
+    run = Training(cfg, mnist)
+    refs = _track_transforms(run)
+    for p in run:
+        if p.iteration == stop_at:
+            break
+    model = run.result()
+    del p
+    gc.collect()
+    assert len(refs) >= 2  # the training digits and the evaluation set at least
+    assert [r for r in refs if r() is not None] == []
+    assert model.summary["test_accuracy"] > 0.5 and run.latest is not None
+
+
+def test_result_metrics_are_those_of_float64_features(mnist):
+    from lrcore.metrics import evaluate
+
+    cfg = TrainConfig(train_size=1500, test_size=2500, max_iter=15, preprocess="deskew")
+    run = Training(cfg, mnist)
+    for _ in run:
+        pass
+    m = run.result()
+    X = m.preprocessor.transform(run.subset.X_test, dtype=np.float64)
+    ref = evaluate(m.model, X, run.subset.y_test)
+    ev = m.evaluate(run.subset.X_test, run.subset.y_test)
+    np.testing.assert_allclose(ev.proba, ref.proba, rtol=1e-12, atol=1e-15)
+    assert m.summary["test_log_loss"] == pytest.approx(ref.log_loss, rel=1e-12)
+    assert m.summary["test_accuracy"] == ref.accuracy
 
 
 def test_result_before_any_iteration_is_an_error(mnist):
