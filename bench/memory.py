@@ -151,12 +151,19 @@ def _child_rss(case: str, max_iter: int) -> dict:
     time.sleep(0.05)
     s.running = False
     kept = (s.rss() - base) / MB
+    # What glibc keeps as free heap (not arrays): returned by malloc_trim, and never kept
+    # on a Dask worker, whose nanny sets MALLOC_TRIM_THRESHOLD_=65536.
+    import ctypes
+
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    kept_trimmed = (s.rss() - base) / MB
     import numpy as np
 
     model_mb = (model.model.coef_.nbytes + model.snapshot_coef.nbytes) / MB
     steps = np.diff(times)
     return {
-        "case": case, "peak": peak, "stages": stages, "kept": kept, "model_mb": model_mb,
+        "case": case, "peak": peak, "stages": stages, "kept": kept,
+        "kept_trimmed": kept_trimmed, "model_mb": model_mb,
         "n_iter": n_iter, "status": status, "fit_seconds": times[-1],
         "it_per_s": n_iter / times[-1] if times[-1] > 0 else float("nan"),
         "median_iter_s": float(np.median(steps)) if steps.size else float("nan"),
@@ -222,9 +229,14 @@ def _child_trace(case: str, max_iter: int) -> dict:
                 held = snapshot_held()  # arrays alive at the final iteration
                 last_held_at = p.iteration
         close(current[0])
-        run.result()
+        model = run.result()
         close("result() (test metrics)")
-    return {"case": case, "stages": stages, "held": held}
+    del run, it, p
+    gc.collect()
+    cur, _ = tracemalloc.get_traced_memory()
+    model_mb = (model.model.coef_.nbytes + model.snapshot_coef.nbytes) / MB
+    return {"case": case, "stages": stages, "held": held,
+            "kept_traced": (cur - base) / MB - model_mb}
 
 
 def _run_child(mode: str, case: str, code: Path, max_iter: int) -> dict:
@@ -285,13 +297,16 @@ def main() -> None:
         line = f"{case:24s}"
         for l in labels:
             rows = results[(case, l)]
-            kept = _median(rows, "kept") - _median(rows, "model_mb")
+            kept = _median(rows, "kept_trimmed") - _median(rows, "model_mb")
             line += (f"{_median(rows, 'peak'):11.0f}{kept:11.1f}"
                      f"{_median(rows, 'it_per_s'):10.2f}{_median(rows, 'median_iter_s'):10.3f}")
         line += f"{results[(case, labels[-1])][0]['n_iter']:7d}"
         print(line)
     print("\n'kept': RSS after the training, its Training dropped and only its TrainedModel "
-          "kept, minus the model's own arrays. 's/it': median seconds per iteration.")
+          "kept, minus the model's own arrays, after malloc_trim(0) (free heap that glibc "
+          "had not yet returned; before the trim: " + ", ".join(
+              f"{c} [{l}] {_median(results[(c, l)], 'kept') - _median(results[(c, l)], 'model_mb'):+.1f}"
+              for c in cases for l in labels) + " MB). 's/it': median seconds per iteration.")
 
     print("\nPeak added per stage (RSS, MB)")
     for case in cases:
@@ -311,6 +326,8 @@ def main() -> None:
                 print(f"    {mb:8.1f}  {where}")
             for name, (cur, peak) in t["stages"].items():
                 print(f"    stage {name}: held {cur:.1f}, peak {peak:.1f}")
+            print(f"    kept after the training (traced, model excluded): "
+                  f"{t['kept_traced']:+.2f}")
 
 
 if __name__ == "__main__":

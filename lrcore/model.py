@@ -16,6 +16,13 @@ so ``tol`` means what scikit-learn's lbfgs ``tol`` means: the largest entry of t
 Training is the generator :meth:`SoftmaxRegression.fit_iter`; :meth:`fit` drains it. After
 every iteration the estimator's attributes hold the current iterate, so a caller that
 stops early still has a usable model.
+
+Memory: ``fit_iter`` works on ``X`` as given when it is C-contiguous float32 or float64
+(a float64 ``X`` is copied once to float32 when large, for speed); the only other arrays
+growing with n are the one-hot targets (n x K float32) and the labels. The refinement to
+float64 never copies ``X`` (see :class:`_MeanObjective`). Nothing of size n outlives the
+generator: the estimator keeps coefficients and a history of scalars, and each
+:class:`Progress` a copy of the coefficients only.
 """
 from __future__ import annotations
 

@@ -8,6 +8,20 @@ browser tab never loses more than the iteration in flight.
 :class:`TrainedModel` bundles what prediction needs (preprocessor + estimator) with what
 the pages show (config, history, weight snapshots, metrics), and converts to and from the
 pickle-free model file of :mod:`lrcore.persist`.
+
+Memory of one training on all 60,000 digits (bench/memory.py measures it), on top of the
+uint8 data already loaded: the float32 design matrix (188 MB, the only array of the size
+of the data; :meth:`Preprocessor.transform` fills it block by block), the float32
+evaluation set for the live curves (31 MB), the float32 one-hot targets (2.4 MB), the
+solver's memory (L-BFGS: 160 pairs of 7,850 float64, 20 MB; OWL-QN 40 pairs, 5 MB) and
+per-block temporaries in the loss (the float64 refinement of a tight ``tol`` upcasts one
+1,024-row block at a time, 6.4 MB, instead of copying X). :meth:`Training.result` computes
+its test metrics from the pixels in 1,024-digit blocks (6.4 MB of float64 features at a
+time, not 63 MB), so even a result taken mid-training, while the run still holds X, stays
+within the training's peak. All of that lives in the training generator's frame and in
+the model's objective and goes when the iteration ends or is stopped; what outlives it
+is small: the subset (views of the loaded data; copies only for a shuffled subset), the
+latest :class:`Progress`, 20 weight snapshots (0.6 MB) and the history.
 """
 from __future__ import annotations
 
