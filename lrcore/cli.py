@@ -309,7 +309,7 @@ def _experiment(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise _UsageError(f"unknown experiment {args.name!r}; choose from "
                           f"{', '.join(EXPERIMENTS)}")
     factory = EXPERIMENTS[args.name]
-    accepted = set(inspect.signature(factory).parameters) - {"data"}
+    accepted = set(inspect.signature(factory).parameters) - {"data", "engine"}
     kwargs = {}
     for flag in _EXPERIMENT_OPTIONS:
         key = flag[2:].replace("-", "_")
@@ -325,7 +325,39 @@ def _experiment(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         kwargs[key] = convert(key, text)
     data = _load_data(args.data, args.data_dir)
     print(f"data: {data.source}", file=err)
-    experiment = factory(data, **kwargs)  # ValueError -> one line, exit 2 (in main)
+    address = _scheduler(args)
+    if address and "engine" not in inspect.signature(factory).parameters:
+        print(f"note: experiment {args.name!r} runs in this process (its steps are not "
+              "split over the engine)", file=err)
+        address = None
+    if address:
+        from lrcore.engine import Engine
+
+        with Engine(address) as engine:  # EngineUnavailable -> one line, exit 2 (in main)
+            print(f"engine: {engine.describe()}", file=err)
+            experiment = factory(data, engine=engine, **kwargs)
+            _run_experiment(experiment, err)
+    else:
+        experiment = factory(data, **kwargs)  # ValueError -> one line, exit 2 (in main)
+        _run_experiment(experiment, err)
+    res = experiment.result()
+    if len(res.table):
+        print(res.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=out)
+    else:
+        print("(no rows finished)", file=out)
+    for note in res.notes:
+        print(f"- {note}", file=out)
+    if args.csv:
+        with open(args.csv, "w", encoding="utf-8", newline="") as f:
+            f.write(res.to_csv())
+        print(f"CSV written to {args.csv}", file=out)
+    if args.json:
+        print(json.dumps(res.to_dict()), file=out)
+    return 0
+
+
+def _run_experiment(experiment, err: TextIO) -> None:
+    """Iterate an experiment, printing its progress (Ctrl-C keeps the finished rows)."""
     interactive = err.isatty()
     steps = iter(experiment)
     t0 = time.perf_counter()
@@ -343,20 +375,6 @@ def _experiment(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except KeyboardInterrupt:
         steps.close()
         print("\ninterrupted: showing the rows finished so far", file=err)
-    res = experiment.result()
-    if len(res.table):
-        print(res.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=out)
-    else:
-        print("(no rows finished)", file=out)
-    for note in res.notes:
-        print(f"- {note}", file=out)
-    if args.csv:
-        with open(args.csv, "w", encoding="utf-8", newline="") as f:
-            f.write(res.to_csv())
-        print(f"CSV written to {args.csv}", file=out)
-    if args.json:
-        print(json.dumps(res.to_dict()), file=out)
-    return 0
 
 
 def _json_safe(obj):

@@ -293,6 +293,13 @@ def _fit(exp: Experiment, model: SoftmaxRegression, X: np.ndarray, y: np.ndarray
     The warnings filter and thread limit are applied per iteration, not across the
     ``yield`` (they are process-wide and the consumer must not run under them).
     """
+    for message in _fit_messages(model, X, y, label, timer):
+        yield exp._progress(message)
+
+
+def _fit_messages(model: SoftmaxRegression, X: np.ndarray, y: np.ndarray, label: str,
+                  timer: _Timer) -> Iterator[str]:
+    """:func:`_fit` for step functions: the same fit, yielding its progress as text."""
     it = model.fit_iter(X, y)
     last = time.perf_counter()
     try:
@@ -304,10 +311,59 @@ def _fit(exp: Experiment, model: SoftmaxRegression, X: np.ndarray, y: np.ndarray
             now = time.perf_counter()
             if now - last >= PROGRESS_INTERVAL:
                 last = now
-                yield exp._progress(f"{label}: iteration {prog.iteration}/{model.max_iter}, "
-                                    f"train loss {prog.train_loss:.4f}")
+                yield (f"{label}: iteration {prog.iteration}/{model.max_iter}, "
+                       f"train loss {prog.train_loss:.4f}")
     finally:
         it.close()
+
+
+def _here(exp: Experiment, steps: Iterator[Any]) -> Iterator[Any]:
+    """Run a step function in this process: its progress texts become Steps, and its
+    finished points are passed on (as ``("point", payload)``)."""
+    for out in steps:
+        if isinstance(out, str):
+            yield exp._progress(out)
+        else:
+            yield ("point", out)
+
+
+def _points(exp: Experiment, engine: Any, func: Callable, items: list, data: MnistData,
+            what: str) -> Iterator[Any]:
+    """Every point of ``func(data, item)`` for all items, in order, as ``("point",
+    payload)``, interleaved with progress Steps.
+
+    Without an engine the items run here one after the other (live progress inside each
+    fit). With one, all items are submitted at once (one Dask task each, so two workers
+    run two at once) and their points are passed on in order as they finish; closing the
+    iterator (a Stop) cancels the steps not finished yet.
+    """
+    if engine is None:
+        for item in items:
+            yield from _here(exp, func(data, item))
+        return
+    batch = engine.map_steps(func, items, data)
+    try:
+        results = iter(batch)
+        for f in batch.futures:
+            while not f.done():
+                yield _waiting(exp, batch, what)
+            for payload in next(results):
+                yield ("point", payload)
+    finally:
+        batch.cancel()
+
+
+def _waiting(exp: Experiment, batch: Any, what: str) -> Step:
+    time.sleep(PROGRESS_INTERVAL)
+    return exp._progress(f"{what}: {batch.done_count()} of {len(batch)} steps finished on "
+                         "the training engine")
+
+
+def _wait_all(exp: Experiment, batch: Any, what: str) -> Iterator[Step]:
+    """Progress Steps until every step of ``batch`` has finished; returns their results."""
+    while batch.done_count() < len(batch):
+        yield _waiting(exp, batch, what)
+    return list(batch)
 
 
 def _sklearn_fit(model: Any, X: np.ndarray, y: np.ndarray) -> float:
@@ -397,15 +453,29 @@ def _prepared(data: MnistData, train_size: int, preprocess: str, *, shuffle: boo
 # --------------------------------------------------------------------------- experiments
 
 
+def _size_step(data: MnistData, item: dict) -> Iterator[Any]:
+    """One point of the size curve (a step function, see :func:`_points`)."""
+    n = item["n"]
+    yield f"{n:,} digits: training"
+    X, y, Xt, yt, _ = _prepared(data, n, item["preprocess"], shuffle=True, seed=item["seed"])
+    model = SoftmaxRegression(**item["model"])
+    timer = _Timer()
+    yield from _fit_messages(model, X, y, f"{n:,} digits", timer)
+    yield {"train_size": n, "train_accuracy": _accuracy(model, X, y),
+           "test_accuracy": _accuracy(model, Xt, yt), "fit_seconds": timer.seconds,
+           "n_iter": _n_iter(model), "converged": bool(model.converged_)}
+
+
 def training_size_curve(data: MnistData, sizes: Sequence[int] = (500, 1000, 2000, 5000, 10000,
                                                                  20000, 60000), *,
                         penalty: str | None = "l2", C: float = 1.0, preprocess: str = "unit",
-                        max_iter: int = 200, seed: int = 0) -> Experiment:
+                        max_iter: int = 200, seed: int = 0, engine: Any = None) -> Experiment:
     """How does accuracy grow with the number of training digits?
 
     Each size is a random subset (seeded; every subset contains the smaller ones) trained
     from scratch and scored on all test digits. Sizes above ``data.n_train`` are dropped
-    with a note.
+    with a note. With ``engine`` (a :class:`lrcore.engine.Engine`) every size is one step
+    on its workers; the table is the same (but for ``fit_seconds``).
 
     Table columns: ``train_size``, ``train_accuracy``, ``test_accuracy``, ``fit_seconds``,
     ``n_iter``, ``converged``.
@@ -439,17 +509,16 @@ def training_size_curve(data: MnistData, sizes: Sequence[int] = (500, 1000, 2000
               **_data_params(data)}
 
     def body(exp: Experiment) -> Iterator[Step]:
-        for n in kept:
-            yield exp._progress(f"{n:,} digits: training")
-            X, y, Xt, yt, _ = _prepared(data, n, preprocess, shuffle=True, seed=seed)
-            model = SoftmaxRegression(**cfg.model_params())
-            timer = _Timer()
-            yield from _fit(exp, model, X, y, f"{n:,} digits", timer)
-            row = {"train_size": n, "train_accuracy": _accuracy(model, X, y),
-                   "test_accuracy": _accuracy(model, Xt, yt), "fit_seconds": timer.seconds,
-                   "n_iter": _n_iter(model), "converged": bool(model.converged_)}
-            yield exp._point(f"{n:,} digits: test accuracy {row['test_accuracy']:.3f} "
-                             f"(train {row['train_accuracy']:.3f})", row)
+        items = [{"n": n, "preprocess": preprocess, "seed": seed, "model": cfg.model_params()}
+                 for n in kept]
+        for out in _points(exp, engine, _size_step, items, data, "size curve"):
+            if isinstance(out, Step):
+                yield out
+                continue
+            row = out[1]
+            yield exp._point(f"{row['train_size']:,} digits: test accuracy "
+                             f"{row['test_accuracy']:.3f} (train {row['train_accuracy']:.3f})",
+                             row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         first, last = t.iloc[0], t.iloc[-1]
@@ -477,17 +546,41 @@ def training_size_curve(data: MnistData, sizes: Sequence[int] = (500, 1000, 2000
                        "n_iter", "converged"], body, findings, notes)
 
 
+def _path_step(data: MnistData, item: dict) -> Iterator[Any]:
+    """A stretch of the C path: one model refitted along ``item["Cs"]`` (a step function,
+    see :func:`_points`); a point per C with its row and weights."""
+    X, y, Xt, yt, _ = _prepared(data, item["train_size"], item["preprocess"])
+    p, Cs = item["penalty"], item["Cs"]
+    model = SoftmaxRegression(penalty=p, C=Cs[0], max_iter=item["max_iter"], tol=item["tol"],
+                              l1_ratio=item["l1_ratio"] if p == "elasticnet" else None,
+                              warm_start=item["warm_start"])
+    for C in Cs:
+        model.set_params(C=C)
+        label = f"C={_fmt_C(C)} ({p.upper()})"
+        yield f"{label}: training"
+        timer = _Timer()
+        yield from _fit_messages(model, X, y, label, timer)
+        row = {"penalty": p, "C": C, "train_accuracy": _accuracy(model, X, y),
+               "test_accuracy": _accuracy(model, Xt, yt),
+               "sparsity": sparsity(model.coef_), "n_iter": _n_iter(model),
+               "fit_seconds": timer.seconds, "converged": bool(model.converged_)}
+        yield {"row": row, "classes": model.classes_, "coef": model.coef_.astype(np.float32),
+               "intercept": model.intercept_.astype(np.float32)}
+
+
 def regularization_path(data: MnistData, Cs: Sequence[float] | None = None, *,
                         penalties: Sequence[str] = ("l1", "l2"), train_size: int | None = None,
                         preprocess: str = "standardize", max_iter: int = 300,
                         tol: float = 1e-4, l1_ratio: float = 0.5,
-                        warm_start: bool = True) -> Experiment:
+                        warm_start: bool = True, engine: Any = None) -> Experiment:
     """What does C do? The same model refitted along increasing C, per penalty.
 
     Each fit starts from the previous C's solution (``SoftmaxRegression(warm_start=True)``),
     which is how regularization paths are computed; ``warm_start=False`` refits each from
     zero (for comparison). ``train_size`` None = 5,000 (or all training digits if fewer),
-    the first rows of the training set; scored on all test digits.
+    the first rows of the training set; scored on all test digits. With ``engine``, each
+    penalty's warm-started path (each C, with ``warm_start=False``) is one step on its
+    workers; the table is the same (but for ``fit_seconds``).
 
     Table columns: ``penalty``, ``C``, ``train_accuracy``, ``test_accuracy``, ``sparsity``
     (% of coefficients exactly zero), ``n_iter``, ``fit_seconds``, ``converged``.
@@ -519,28 +612,26 @@ def regularization_path(data: MnistData, Cs: Sequence[float] | None = None, *,
              f"all {data.n_test:,} test digits. Small C = strong regularization."]
 
     def body(exp: Experiment) -> Iterator[Step]:
-        X, y, Xt, yt, _ = _prepared(data, train_size, preprocess)
         exp.models["coef"], exp.models["intercept"] = {}, {}
-        for p in pens:
-            model = SoftmaxRegression(penalty=p, C=Cs[0], max_iter=cfg.max_iter, tol=cfg.tol,
-                                      l1_ratio=cfg.l1_ratio if p == "elasticnet" else None,
-                                      warm_start=bool(warm_start))
-            for C in Cs:
-                model.set_params(C=C)
-                label = f"C={_fmt_C(C)} ({p.upper()})"
-                yield exp._progress(f"{label}: training")
-                timer = _Timer()
-                yield from _fit(exp, model, X, y, label, timer)
-                row = {"penalty": p, "C": C, "train_accuracy": _accuracy(model, X, y),
-                       "test_accuracy": _accuracy(model, Xt, yt),
-                       "sparsity": sparsity(model.coef_), "n_iter": _n_iter(model),
-                       "fit_seconds": timer.seconds, "converged": bool(model.converged_)}
-                i = len(exp.rows)
-                exp.models["classes"] = model.classes_
-                exp.models["coef"][i] = model.coef_.astype(np.float32)
-                exp.models["intercept"][i] = model.intercept_.astype(np.float32)
-                yield exp._point(f"{label}: test accuracy {row['test_accuracy']:.3f}, "
-                                 f"{row['sparsity']:.0f}% zero weights", row)
+        base = {"train_size": train_size, "preprocess": preprocess, "max_iter": cfg.max_iter,
+                "tol": cfg.tol, "l1_ratio": cfg.l1_ratio, "warm_start": bool(warm_start)}
+        # A warm-started path is a chain (each fit starts from the previous C), so one
+        # step per penalty; cold starts are independent, so one step per C.
+        chains = [[C for C in Cs]] if warm_start else [[C] for C in Cs]
+        items = [{**base, "penalty": p, "Cs": chain} for p in pens for chain in chains]
+        for out in _points(exp, engine, _path_step, items, data, "C path"):
+            if isinstance(out, Step):
+                yield out
+                continue
+            point = out[1]
+            row = point["row"]
+            i = len(exp.rows)
+            exp.models["classes"] = point["classes"]
+            exp.models["coef"][i] = point["coef"]
+            exp.models["intercept"][i] = point["intercept"]
+            yield exp._point(f"C={_fmt_C(row['C'])} ({row['penalty'].upper()}): test accuracy "
+                             f"{row['test_accuracy']:.3f}, {row['sparsity']:.0f}% zero "
+                             "weights", row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         out = []
@@ -603,8 +694,13 @@ def _sklearn_cv_scores(lrcv: Any) -> tuple[float, np.ndarray]:
 def cross_validate_C(data: MnistData, Cs: Sequence[float] | None = None, *, folds: int = 5,
                      train_size: int | None = None, penalty: str = "l2",
                      preprocess: str = "standardize", seed: int = 0, max_iter: int = 300,
-                     tol: float = 1e-4, compare_sklearn: bool = True) -> Experiment:
+                     tol: float = 1e-4, compare_sklearn: bool = True,
+                     engine: Any = None) -> Experiment:
     """Which C should I use? k-fold cross-validation on the training digits only.
+
+    With ``engine`` (a :class:`lrcore.engine.Engine`), each fold's chain over the Cs is
+    one step on its workers and scikit-learn's comparison runs beside them; the table and
+    summary are the same (but for ``sklearn_seconds``).
 
     Folds: ``StratifiedKFold(folds, shuffle=True, random_state=seed)``. Along increasing C
     each fold's model starts from its previous solution (as LogisticRegressionCV does).
@@ -726,10 +822,107 @@ def cross_validate_C(data: MnistData, Cs: Sequence[float] | None = None, *, fold
                            "solver tolerance of each other; either choice is as good.")
         return out
 
+    def engine_body(exp: Experiment) -> Iterator[Step]:
+        # Each fold's warm-started chain over Cs is one step, and scikit-learn's
+        # LogisticRegressionCV another, all submitted at once; then the refit. The points
+        # come in the same order, with the same numbers, as in this process.
+        base = {"train_size": train_size, "preprocess": preprocess, "folds": folds,
+                "seed": seed, "Cs": Cs, "penalty": p, "max_iter": cfg.max_iter,
+                "tol": cfg.tol}
+        summary: dict[str, Any] = {}
+        exp.models["summary"] = summary
+        batches = [engine.map_steps(_cv_fold_step, [{**base, "k": k} for k in range(folds)],
+                                    data)]
+        if compare_sklearn:
+            batches.append(engine.map_steps(_cv_sklearn_step, [base], data))
+        try:
+            per_fold = yield from _wait_all(exp, batches[0], "cross-validation folds")
+            scores = np.array([[pt["score"] for pt in fold] for fold in per_fold])
+            for j, C in enumerate(Cs):
+                for k in range(folds - 1):
+                    yield exp._point(f"C={_fmt_C(C)}, fold {k + 1}/{folds}: validation "
+                                     f"accuracy {scores[k, j]:.3f}")
+                col = scores[:, j]
+                row = {"C": C, "mean_accuracy": float(np.mean(col)),
+                       "std_accuracy": float(np.std(col)),
+                       **{c: float(v) for c, v in zip(fold_cols, col)},
+                       "sklearn_mean_accuracy": math.nan}
+                yield exp._point(f"C={_fmt_C(C)}: mean validation accuracy "
+                                 f"{row['mean_accuracy']:.3f} ± {row['std_accuracy']:.3f}", row)
+            means = np.array([r["mean_accuracy"] for r in exp.rows])
+            best = int(np.argmax(means))
+            best_C = Cs[best]
+            summary.update(best_C=best_C, best_mean_accuracy=float(means[best]))
+            batches.append(engine.map_steps(_cv_refit_step, [{**base, "C": best_C}], data))
+            ((refit,),) = yield from _wait_all(exp, batches[-1],
+                                               f"refitting C={_fmt_C(best_C)}")
+            summary["test_accuracy_of_refit"] = refit["test_accuracy"]
+            yield exp._point(f"best C={_fmt_C(best_C)}: test accuracy "
+                             f"{summary['test_accuracy_of_refit']:.3f}")
+            if compare_sklearn:
+                ((sk,),) = yield from _wait_all(exp, batches[1], "scikit-learn "
+                                                "LogisticRegressionCV")
+                sk_means = np.asarray(sk["means"])
+                for r, v in zip(exp.rows, sk_means):
+                    r["sklearn_mean_accuracy"] = float(v)
+                summary.update(
+                    sklearn_best_C=sk["C"], sklearn_test_accuracy=sk["test_accuracy"],
+                    same_choice=bool(np.isclose(sk["C"], best_C)),
+                    max_accuracy_difference=float(np.max(np.abs(sk_means - means))),
+                    sklearn_seconds=sk["seconds"])
+                yield exp._point(f"scikit-learn picks C={_fmt_C(sk['C'])} "
+                                 f"({'same' if summary['same_choice'] else 'different'})")
+        finally:
+            for b in batches:
+                b.cancel()
+
     total = len(Cs) * folds + 1 + int(bool(compare_sklearn))
     return Experiment("cv", params, total,
                       ["C", "mean_accuracy", "std_accuracy", *fold_cols,
-                       "sklearn_mean_accuracy"], body, findings, notes)
+                       "sklearn_mean_accuracy"], body if engine is None else engine_body,
+                      findings, notes)
+
+
+def _cv_data(data: MnistData, item: dict):
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y, Xt, yt, _ = _prepared(data, item["train_size"], item["preprocess"],
+                                dtype=np.float64)
+    return X, y, Xt, yt, StratifiedKFold(item["folds"], shuffle=True, random_state=item["seed"])
+
+
+def _cv_fold_step(data: MnistData, item: dict) -> Iterator[Any]:
+    """Fold ``item["k"]`` of the cross-validation: its warm-started chain over the Cs,
+    a point (validation accuracy) per C (a step function, see :func:`_points`)."""
+    X, y, _, _, skf = _cv_data(data, item)
+    k, folds = item["k"], item["folds"]
+    tr, va = list(skf.split(X, y))[k]
+    m = SoftmaxRegression(penalty=item["penalty"], C=item["Cs"][0], max_iter=item["max_iter"],
+                          tol=item["tol"], warm_start=True)
+    for C in item["Cs"]:
+        m.set_params(C=C)
+        yield from _fit_messages(m, X[tr], y[tr], f"C={_fmt_C(C)}, fold {k + 1}/{folds}",
+                                 _Timer())
+        yield {"C": C, "score": _accuracy(m, X[va], y[va])}
+
+
+def _cv_refit_step(data: MnistData, item: dict) -> Iterator[Any]:
+    """The best C refitted on all training digits, scored on the test digits."""
+    X, y, Xt, yt, _ = _cv_data(data, item)
+    final = SoftmaxRegression(penalty=item["penalty"], C=item["C"], max_iter=item["max_iter"],
+                              tol=item["tol"])
+    yield from _fit_messages(final, X, y, f"refit C={_fmt_C(item['C'])}", _Timer())
+    yield {"test_accuracy": _accuracy(final, Xt, yt)}
+
+
+def _cv_sklearn_step(data: MnistData, item: dict) -> Iterator[Any]:
+    """scikit-learn's LogisticRegressionCV on the same Cs and folds."""
+    X, y, Xt, yt, skf = _cv_data(data, item)
+    lrcv = _sklearn_cv(item["Cs"], skf, item["penalty"], item["max_iter"], item["tol"])
+    seconds = _sklearn_fit(lrcv, X, y)
+    C, means = _sklearn_cv_scores(lrcv)
+    yield {"C": C, "means": [float(v) for v in means],
+           "test_accuracy": _accuracy(lrcv, Xt, yt), "seconds": seconds}
 
 
 def softmax_vs_ovr(data: MnistData, *, train_size: int | None = None, C: float = 1.0,
@@ -914,8 +1107,45 @@ def preprocessing_comparison(data: MnistData,
                        "fit_seconds", "converged"], body, findings, notes)
 
 
+_CANDIDATES = ("softmax regression (ours)", "k-nearest neighbours (k=5)",
+               "linear SVM (LinearSVC)", "RBF-kernel SVM (SVC)", "decision tree")
+
+
+def _candidate(i: int) -> Any:
+    """The i-th model of the comparison, unfitted (None = ours, fitted by _fit)."""
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.svm import SVC, LinearSVC
+    from sklearn.tree import DecisionTreeClassifier
+
+    return [None, KNeighborsClassifier(n_neighbors=5), LinearSVC(C=1.0, random_state=0),
+            SVC(kernel="rbf", C=1.0, gamma="scale"), DecisionTreeClassifier(random_state=0)][i]
+
+
+def _model_step(data: MnistData, item: dict) -> Iterator[Any]:
+    """One model of the comparison: fit, predict, one row (a step function)."""
+    i = item["i"]
+    name = _CANDIDATES[i]
+    train_size = item["train_size"]
+    n = item["slow_n"] if i == 3 else train_size  # the RBF SVM gets at most max_slow_train
+    X, y, Xt, yt, _ = _prepared(data, train_size, "unit", test_size=item["test_size"])
+    yield f"{name}: training on {n:,} digits"
+    est = _candidate(i)
+    if est is None:
+        est = SoftmaxRegression(C=1.0, max_iter=300)
+        timer = _Timer()
+        yield from _fit_messages(est, X[:n], y[:n], name, timer)
+        fit_s = timer.seconds
+    else:
+        fit_s = _sklearn_fit(est, X[:n], y[:n])
+    yield f"{name}: predicting {len(yt):,} digits"
+    pred, pred_s = _predict(est, Xt)
+    yield {"model": name, "train_size_used": n, "test_accuracy": float(np.mean(pred == yt)),
+           "fit_seconds": fit_s, "predict_seconds": pred_s}
+
+
 def model_comparison(data: MnistData, *, train_size: int | None = None,
-                     test_size: int | None = None, max_slow_train: int = 5000) -> Experiment:
+                     test_size: int | None = None, max_slow_train: int = 5000,
+                     engine: Any = None) -> Experiment:
     """How does softmax regression compare with other classifiers?
 
     Ours against k-nearest neighbours, a linear SVM, an RBF-kernel SVM and a decision
@@ -923,6 +1153,8 @@ def model_comparison(data: MnistData, *, train_size: int | None = None,
     all if fewer) and the first ``test_size`` test digits (None = 2,000 or all if fewer).
     The RBF SVM, whose training time grows about with the square of the digits, gets at
     most ``max_slow_train`` of them; the notes say so and estimate the full-data time.
+    With ``engine``, each model is one step on its workers (same table but for the
+    timings).
 
     Table columns: ``model``, ``train_size_used``, ``test_accuracy``, ``fit_seconds``,
     ``predict_seconds``.
@@ -939,32 +1171,14 @@ def model_comparison(data: MnistData, *, train_size: int | None = None,
              "(softmax: L2, C=1; k-NN: k=5; SVMs: C=1)."]
 
     def body(exp: Experiment) -> Iterator[Step]:
-        from sklearn.neighbors import KNeighborsClassifier
-        from sklearn.svm import SVC, LinearSVC
-        from sklearn.tree import DecisionTreeClassifier
-
-        X, y, Xt, yt, _ = _prepared(data, train_size, "unit", test_size=cfg.test_size)
-        candidates = [
-            ("softmax regression (ours)", None, train_size),
-            ("k-nearest neighbours (k=5)", KNeighborsClassifier(n_neighbors=5), train_size),
-            ("linear SVM (LinearSVC)", LinearSVC(C=1.0, random_state=0), train_size),
-            ("RBF-kernel SVM (SVC)", SVC(kernel="rbf", C=1.0, gamma="scale"), slow_n),
-            ("decision tree", DecisionTreeClassifier(random_state=0), train_size),
-        ]
-        for name, est, n in candidates:
-            yield exp._progress(f"{name}: training on {n:,} digits")
-            if est is None:
-                est = SoftmaxRegression(C=1.0, max_iter=300)
-                timer = _Timer()
-                yield from _fit(exp, est, X[:n], y[:n], name, timer)
-                fit_s = timer.seconds
-            else:
-                fit_s = _sklearn_fit(est, X[:n], y[:n])
-            yield exp._progress(f"{name}: predicting {len(yt):,} digits")
-            pred, pred_s = _predict(est, Xt)
-            row = {"model": name, "train_size_used": n,
-                   "test_accuracy": float(np.mean(pred == yt)), "fit_seconds": fit_s,
-                   "predict_seconds": pred_s}
+        items = [{"i": i, "train_size": train_size, "test_size": cfg.test_size,
+                  "slow_n": slow_n} for i in range(len(_CANDIDATES))]
+        for out in _points(exp, engine, _model_step, items, data, "model comparison"):
+            if isinstance(out, Step):
+                yield out
+                continue
+            row = out[1]
+            name, n, fit_s = row["model"], row["train_size_used"], row["fit_seconds"]
             if n < train_size:
                 full = fit_s * (data.n_train / n) ** 2
                 exp.notes.append(
@@ -973,7 +1187,7 @@ def model_comparison(data: MnistData, *, train_size: int | None = None,
                     f"square of the number of digits, so all {data.n_train:,} would take "
                     f"~{_duration(full)} here (it took {fit_s:.1f} s on {n:,}).")
             yield exp._point(f"{name}: test accuracy {row['test_accuracy']:.3f} "
-                             f"(fit {fit_s:.1f} s, predict {pred_s:.1f} s)", row)
+                             f"(fit {fit_s:.1f} s, predict {row['predict_seconds']:.1f} s)", row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         best = t.loc[t.test_accuracy.idxmax()]

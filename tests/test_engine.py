@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pandas.testing as pd_testing
 import pytest
 
 from lrcore.config import TrainConfig
@@ -214,3 +215,80 @@ def test_an_unreachable_scheduler_is_a_clear_error():
     with pytest.raises(EngineUnavailable, match=r"cannot reach the training engine at "
                        rf"tcp://127.0.0.1:{port}: .*unset LR_SCHEDULER"):
         Engine(f"tcp://127.0.0.1:{port}", timeout=2)
+
+
+# ----------------------------------------------------------------------------- experiments
+
+TIMING = {"fit_seconds", "predict_seconds", "sklearn_seconds"}
+
+
+def same_result(a, b) -> None:
+    """Two ExperimentResults agree on everything but the timings."""
+    cols = [c for c in a.table.columns if c not in TIMING]
+    assert list(a.table.columns) == list(b.table.columns)
+    pd_testing.assert_frame_equal(a.table[cols], b.table[cols], check_exact=False,
+                                  rtol=1e-10, atol=1e-12)
+    drop = lambda d: {k: v for k, v in d.items() if k not in TIMING}  # noqa: E731
+    assert drop(a.summary) == pytest.approx(drop(b.summary))
+    assert a.complete and b.complete
+
+
+def test_size_curve_through_the_engine_runs_its_steps_in_parallel(engine, mnist):
+    from distributed import get_task_stream
+
+    from lrcore.experiments import training_size_curve
+
+    kw = dict(sizes=[300, 600], max_iter=40)
+    with get_task_stream(client=engine.client) as ts:
+        on_engine = training_size_curve(mnist, engine=engine, **kw).run()
+    same_result(on_engine, training_size_curve(mnist, **kw).run())
+    steps = [t for t in ts.data if str(t["key"]).startswith("lrstep-")]
+    assert len(steps) == 2 and steps[0]["worker"] != steps[1]["worker"]
+    (a0, a1), (b0, b1) = ([s["startstops"][0]["start"], s["startstops"][-1]["stop"]]
+                          for s in steps)
+    assert a0 < b1 and b0 < a1  # two workers ran the two sizes at the same time
+
+
+def test_c_path_and_model_comparison_through_the_engine(engine, mnist):
+    from lrcore.experiments import model_comparison, regularization_path
+
+    kw = dict(Cs=[0.01, 0.1], penalties=["l1", "l2"], train_size=500, max_iter=30)
+    a, b = regularization_path(mnist, engine=engine, **kw).run(), regularization_path(
+        mnist, **kw).run()
+    same_result(a, b)
+    for i in a.models["coef"]:
+        np.testing.assert_allclose(a.models["coef"][i], b.models["coef"][i], atol=1e-7)
+    cold = dict(kw, warm_start=False)
+    same_result(regularization_path(mnist, engine=engine, **cold).run(),
+                regularization_path(mnist, **cold).run())
+    kw = dict(train_size=300, test_size=200, max_slow_train=200)
+    a, b = model_comparison(mnist, engine=engine, **kw).run(), model_comparison(mnist, **kw).run()
+    same_result(a, b)
+    assert [n for n in a.notes if "RBF" in n]
+
+
+def test_cross_validation_through_the_engine(engine, mnist):
+    from lrcore.experiments import cross_validate_C
+
+    kw = dict(Cs=[0.01, 0.1], folds=3, train_size=600, max_iter=30)
+    exp = cross_validate_C(mnist, engine=engine, **kw)
+    steps = list(exp)
+    assert [s.done for s in steps if s.row is not None] == [3, 6]
+    assert steps[-1].done == exp.total
+    same_result(exp.result(), cross_validate_C(mnist, **kw).run())
+
+
+def test_stopping_an_experiment_on_the_engine_keeps_finished_points(engine, mnist):
+    from lrcore.experiments import training_size_curve
+
+    exp = training_size_curve(mnist, sizes=[200, 400, 800, 1600], max_iter=30,
+                              engine=engine)
+    steps = iter(exp)
+    for step in steps:
+        if step.row is not None:
+            break
+    steps.close()
+    res = exp.result()
+    assert not res.complete and len(res.table) >= 1
+    until(lambda: not [k for k, _ in engine.queue() if k.startswith("lrstep-")],
+          what="the dropped steps to leave the scheduler")

@@ -144,6 +144,39 @@ def test_cancel_on_the_scheduler(engine, mnist):
     assert all(b.result().summary["n_iter"] >= 1 for b in blockers)
 
 
+def test_cli_experiment_on_the_scheduler(procs, engine):
+    out = subprocess.run(
+        [sys.executable, "-m", "lrcore", "experiment", "size", "--scheduler", procs.address,
+         "--sizes", "200,400", "--max-iter", "20", "--json"],
+        env=procs.env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["complete"] and [r["train_size"] for r in result["rows"]] == [200, 400]
+
+
+def test_experiment_on_the_scheduler_equals_in_process(engine, mnist):
+    from lrcore.experiments import regularization_path
+
+    from tests.test_engine import same_result
+
+    kw = dict(Cs=[0.05, 0.5], penalties=["l2"], train_size=400, max_iter=25,
+              warm_start=False)
+    same_result(regularization_path(mnist, engine=engine, **kw).run(),
+                regularization_path(mnist, **kw).run())
+
+
+def test_cli_says_clearly_when_the_scheduler_is_unreachable(procs):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    out = subprocess.run(
+        [sys.executable, "-m", "lrcore", "train", "--scheduler", address, "--train-size",
+         "200", "--max-iter", "2", "--data", "sample"],
+        env=procs.env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith(
+        f"error: cannot reach the training engine at {address}: ")
+    assert "Traceback" not in out.stderr
+
+
 def test_a_killed_worker_is_retried_and_the_rest_is_unaffected(procs, engine, mnist):
     victim = engine.submit_training(TrainConfig(**MEDIUM), mnist, owner="victim")
     until(lambda: victim.state == "running" and len(victim.history) >= 3, what="progress")
@@ -178,3 +211,4 @@ def test_losing_every_attempt_gives_a_clear_message_and_the_run_so_far(procs, en
     assert model is not None and model.summary["metrics_computed"] is False
     assert model.model.coef_.shape == (10, 784)
     assert model.predict_proba_pixels(mnist.X_test[:5]).shape == (5, 10)
+

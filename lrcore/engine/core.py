@@ -485,10 +485,16 @@ class StepBatch:
         return sum(f.done() for f in self.futures)
 
     def cancel(self) -> None:
-        """Drop the steps not finished yet (a running step ends on its own)."""
-        if self.futures:
-            self.engine.client.cancel(self.futures)
-        self.futures = [f for f in self.futures if f.status == "finished"]
+        """Drop this batch: steps not started yet never run (a running step ends on its
+        own).
+
+        Releases the futures rather than ``Client.cancel``: the same step asked for by
+        another experiment of this process shares the key (and the future's refcount), and
+        a cancel would take it from that experiment too.
+        """
+        for f in self.futures:
+            f.release()
+        self.futures = []
 
 
 # ----------------------------------------------------------------------------- engine

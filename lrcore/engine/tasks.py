@@ -249,8 +249,10 @@ def resolve(name: str) -> Callable:
 def run_step(func: str, item: Any, info: dict | None) -> Any:
     """One experiment step: ``func(data, item)`` on this worker's copy of the data.
 
-    ``func`` may be a generator function (yielding progress messages, returning the
-    result), the form the experiments use so the in-process path can report progress.
+    A generator ``func`` (the form lrcore.experiments uses, so that its in-process path
+    reports progress) yields progress texts and finished points: the result is the list
+    of points (everything it yields that is not a ``str``). A plain function's return
+    value is the result.
     """
     fn = resolve(func)
     data = worker_data(info) if info is not None else None
@@ -258,14 +260,5 @@ def run_step(func: str, item: Any, info: dict | None) -> Any:
         warnings.simplefilter("ignore")
         out = fn(data, item)
         if hasattr(out, "__next__"):
-            return drain(out)
+            return [x for x in out if not isinstance(x, str)]
         return out
-
-
-def drain(gen: Any) -> Any:
-    """Run a generator to its end and return its ``return`` value."""
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
