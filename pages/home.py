@@ -15,11 +15,12 @@ def run() -> None:
         "softmax regression, ten weighted sums of 784 pixels turned into probabilities. "
         "Train your own model and watch it learn live, then draw a digit and see what it says."
     )
-    c1, c2, _ = st.columns([1, 1, 2])
-    with c1:
-        st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
-    with c2:
-        st.page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
+    # Bordered, so they read as the two ways in (plain page links looked like text).
+    with st.container(horizontal=True, gap="medium"):
+        for page, label, icon in (("pages/train.py", "Train a model", ":material/model_training:"),
+                                  ("pages/draw.py", "Draw a digit", ":material/draw:")):
+            with st.container(border=True, width=220):
+                st.page_link(page, label=f"**{label}**", icon=icon, width="stretch")
 
     st.subheader("What you'll learn")
     st.markdown(
