@@ -292,3 +292,20 @@ def test_stopping_an_experiment_on_the_engine_keeps_finished_points(engine, mnis
     assert not res.complete and len(res.table) >= 1
     until(lambda: not [k for k, _ in engine.queue() if k.startswith("lrstep-")],
           what="the dropped steps to leave the scheduler")
+
+
+def test_stop_of_a_shared_run_only_detaches_while_others_watch(engine, mnist, stop_all):
+    cfg = TrainConfig(**{**SLOW, "seed": 40})
+    job = engine.submit_training(cfg, mnist, owner="watcher-a")
+    engine.submit_training(cfg, mnist, owner="watcher-b")
+    stop_all.append(job)
+    until(lambda: job.latest_coef is not None and job.latest_coef[0] >= 1,
+          what="weights streamed")
+    job.stop(owner="watcher-a")
+    time.sleep(0.5)
+    assert job.state == "running" and job.owners == {"watcher-b"}
+    snap = job.snapshot()  # what watcher-a keeps: the weights as of now
+    assert snap.summary["metrics_computed"] is False and snap.summary["n_iter"] >= 1
+    assert snap.predict_proba_pixels(mnist.X_test[:3]).shape == (3, 10)
+    job.stop(owner="watcher-b")  # the last one watching: now it really stops
+    assert job.wait(60) == "stopped"

@@ -358,14 +358,24 @@ class Job:
         with self._lock:
             if self._result is not None and self._result.get("model") is not None:
                 return self._model_from_result()
-            return self._rebuild()
+            return self._rebuild(self._error or "interrupted")
+
+    def snapshot(self) -> Any:
+        """The model as of the latest streamed coefficients (at most ~1 s old), while
+        running too: what an owner who stopped watching a shared run keeps, and what the
+        Weights page can show. None before the first coefficients arrive. Metrics are not
+        computed (``summary["metrics_computed"]`` is False)."""
+        with self._lock:
+            it = self._coef[0] if self._coef else 0
+            return self._rebuild(f"snapshot at iteration {it} of a training still running"
+                                 if self._state in ACTIVE else self._error or "interrupted")
 
     def _model_from_result(self) -> Any:
         from lrcore.train import TrainedModel
 
         return TrainedModel.load(self._result["model"])
 
-    def _rebuild(self) -> Any:
+    def _rebuild(self, why: str) -> Any:
         """A TrainedModel from the last streamed coefficients; metrics not computed."""
         from lrcore.model import SoftmaxRegression
         from lrcore.preprocess import Preprocessor
@@ -383,7 +393,7 @@ class Job:
         history = [r for r in self._history if r.get("iteration", 0) <= it]
         last = history[-1] if history else {}
         summary = {"n_iter": it, "status": "stopped", "converged": False,
-                   "message": f"{self._error or 'interrupted'} (metrics not computed)",
+                   "message": f"{why} (metrics not computed)",
                    "metrics_computed": False,
                    "train_size": self.config.train_size, "test_size": self.config.test_size,
                    **{k: last[k] for k in ("objective", "train_accuracy") if k in last}}
@@ -596,6 +606,9 @@ class Engine:
         self._reaper = threading.Thread(target=self._reap_loop, daemon=True,
                                         name="lrcore-engine-reaper")
         self._reaper.start()
+        if self.embedded:
+            # Import lrcore and load MNIST on every worker now, not at the first Train.
+            self.client.run(tasks.warm_up, wait=False)
 
     # -- context / lifetime
     def __enter__(self) -> "Engine":

@@ -100,6 +100,28 @@ def worker_data(info: dict) -> MnistData:
         )
 
 
+async def warm_up() -> str:
+    """Load this worker's MNIST (``"auto"``) and the training code ahead of the first
+    task, in a thread beside the worker's event loop (``Client.run(..., wait=False)``
+    takes only coroutines); returns the data's fingerprint or why it could not load."""
+    import asyncio
+
+    return await asyncio.get_running_loop().run_in_executor(None, _warm_up)
+
+
+def _warm_up() -> str:
+    import lrcore.train  # noqa: F401 - the import is the warm-up
+
+    try:
+        data = load_mnist("auto")
+    except (ValueError, OSError) as e:
+        return f"no data: {e}"
+    fp = fingerprint(data)
+    with _data_lock:
+        _worker_data.setdefault(fp, data)
+    return fp
+
+
 def _openml_cached() -> bool:
     from lrcore.data import openml_cached
 
