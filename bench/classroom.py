@@ -22,6 +22,8 @@ What one N does (``scenario_draw``):
    the page-load ``rerun_script`` BackMsg and, per stroke, the ``rerun_script`` carrying the
    canvas value (``widget_states``, ``fragment_id``, ``page_script_hash``). The scores the page
    shows after each stroke become that stroke's expected answer. The tab is then closed.
+   With K > 1 app processes, light clients then load /draw until every process has served
+   one (nginx's ``X-LR-Backend`` header says which), so every process is warm.
 3. N sessions connect and load ``/draw``: one real Chromium tab and N-1 light clients. A light
    client speaks Streamlit's protocol on its own websocket (``/_stcore/stream``, subprotocol
    ``streamlit``, same-origin ``Origin``): it sends the recorded page-load rerun, waits for
@@ -479,6 +481,7 @@ class BrowserTab:
         self.errors: list[str] = []
         self.unexpected: list[str] = []  # answers on screen that match no recorded stroke
         self.clears = 0
+        self.blank_canvas = 0  # strokes that found the canvas blank though it had strokes
 
     def open(self) -> None:
         from tests.e2e.conftest import CANVAS, VIEWPORT, wait_idle
@@ -499,13 +502,16 @@ class BrowserTab:
                 pass
 
     def _clear(self) -> None:
-        from tests.e2e.conftest import click_button, wait_empty_canvas
+        from tests.e2e.conftest import click_button, wait_empty_canvas, wait_idle
 
         self.clears += 1
         try:
             click_button(self.page, "draw_clear")
             self.page.wait_for_function(f"() => ({SIG_JS})() === null", timeout=STEP_TIMEOUT_MS)
-            wait_empty_canvas(self.page, timeout=STEP_TIMEOUT_MS / 1000)
+            wait_empty_canvas(self.page, timeout=5)
+            # A student does not draw within milliseconds of the canvas going blank: let the
+            # Clear's rerun finish first.
+            wait_idle(self.page, settle_ms=300, timeout=STEP_TIMEOUT_MS)
         except Exception as e:  # a collapsing server: carry on, the next strokes will tell
             self.clear_failures += 1
             self.errors.append(f"clear: {type(e).__name__}: {str(e)[:200]}")
@@ -514,7 +520,7 @@ class BrowserTab:
                   answer_timeout: float) -> None:
         """Strokes vertical, ring, 7, Clear, ... until ``t_end``; then wait for the latest
         stroke's answer (at most ``answer_timeout`` after it)."""
-        from tests.e2e.conftest import draw
+        from tests.e2e.conftest import draw, ink
 
         n = len(self.rec.strokes)
         k = 0
@@ -526,6 +532,10 @@ class BrowserTab:
             try:
                 if k and k % n == 0:
                     self._clear()
+                elif k % n and ink(self.page) == 0:
+                    # The earlier strokes since the Clear vanished from the canvas: this
+                    # stroke's answer will match no recording (see "unmatched").
+                    self.blank_canvas += 1
                 self.page.evaluate("t => { window.__target = t; }", self.rec.expected[k % n])
                 draw(self.page, stroke_points(self.rec.shapes[k % n]))
             except Exception as e:
@@ -585,6 +595,7 @@ class LightClient:
         self.stale = 0  # scores of an older run that arrived after a send
         self.unexpected = 0  # scores that match no recorded stroke
         self.error: str | None = None
+        self.backend: str | None = None
         self.bytes_in = 0  # websocket payload received
         self.refs = 0  # messages the server sent by reference (we had them cached)
         self._stroke_msgs = None
@@ -594,7 +605,10 @@ class LightClient:
 
         # Like a browser, first fetch the page: its cookies (deploy/serve.py's sticky-session
         # cookie, Streamlit's XSRF cookie) go with the websocket.
-        cookies = await asyncio.wait_for(page_cookies(self.url, "/draw"), timeout)
+        response = await asyncio.wait_for(http_get(self.url, "/draw"), timeout)
+        cookies = set_cookies(response)
+        # deploy/serve.py's nginx names the app process that answered (None without it).
+        self.backend = dict(response_headers(response)).get("x-lr-backend")
         ws_url = "ws" + self.url[len("http"):] + "/_stcore/stream"
         # What the browser does: subprotocol "streamlit" (Streamlit reads its second and third
         # entries as XSRF token and session to resume: none here), a same-origin Origin.
@@ -759,15 +773,19 @@ async def http_get(url: str, path: str) -> bytes:
         writer.close()
 
 
+def response_headers(response: bytes) -> list[tuple[str, str]]:
+    """(lower-case name, value) of every header of an HTTP response."""
+    head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    out = []
+    for line in head.split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        out.append((name.strip().lower(), value.strip()))
+    return out
+
+
 def set_cookies(response: bytes) -> list[str]:
     """``name=value`` of every Set-Cookie header of an HTTP response."""
-    head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-    return [line.split(":", 1)[1].strip().split(";", 1)[0] for line in head.split("\r\n")[1:]
-            if line.lower().startswith("set-cookie:")]
-
-
-async def page_cookies(url: str, path: str) -> list[str]:
-    return set_cookies(await http_get(url, path))
+    return [v.split(";", 1)[0] for k, v in response_headers(response) if k == "set-cookie" and v]
 
 
 async def poll_health(url: str, stop: asyncio.Event, rng: random.Random,
@@ -822,6 +840,31 @@ def _bench_cpu() -> tuple[float, float]:
     return t.user + t.system, kids
 
 
+def warm_all(env: Env, rec: Recording) -> None:
+    """With K app processes, load /draw once on each (each loads MNIST and the default model
+    when its first session arrives), so that "before" is a warm server. Sticky keys are
+    random per new visitor: new clients come until every process has answered one."""
+    async def go() -> set[str]:
+        warmed: set[str] = set()
+        for _ in range(8 * env.server.k):
+            c = LightClient(env.server.url, rec)
+            try:
+                await c.connect(LOAD_TIMEOUT)
+                if c.backend is None or c.backend not in warmed:
+                    await c.load(WARMUP_TIMEOUT_MS / 1000)
+                    warmed.add(c.backend or "?")
+            finally:
+                await c.close()
+            if c.backend is None or len(warmed) >= env.server.k:
+                break
+        return warmed
+
+    warmed = env.runner.run(go(), 8 * env.server.k * (LOAD_TIMEOUT + WARMUP_TIMEOUT_MS / 1000))
+    _log(f"warmed up app processes: {', '.join(sorted(warmed))}")
+    if len(warmed) < env.server.k:
+        _log(f"warning: only {len(warmed)} of {env.server.k} app processes were seen")
+
+
 def scenario_draw(env: Env, n: int) -> dict[str, Any]:
     """N students on the Draw page: one real tab and N-1 light clients drawing every ~2 s."""
     args, server, runner = env.args, env.server, env.runner
@@ -831,6 +874,8 @@ def scenario_draw(env: Env, n: int) -> dict[str, Any]:
     warmup_s = time.perf_counter() - t
     _log(f"N={n}: recorded {len(rec.strokes)} strokes in {warmup_s:.1f} s, expected "
          + "; ".join(rec.expected))
+    if server.k > 1:
+        warm_all(env, rec)
     time.sleep(1.0)  # let the recorder's session go
     mem_before = memory(server)
 
@@ -942,10 +987,12 @@ def scenario_draw(env: Env, n: int) -> dict[str, Any]:
         "light_kb_received_per_stroke": (sum(c.bytes_in for c in live) - bytes0) / 1024
                                         / counts_light["sent"] if counts_light["sent"] else None,
         "light_messages_by_reference": sum(c.refs for c in live) - refs0,
+        "light_clients_per_backend": _per_backend(live),
         "light_errors": [c.error for c in live if c.error and "closed" not in c.error][:5],
         "tab_errors": tab_errors, "tab_clear_failures": tab.clear_failures,
         "tab_clears": tab.clears,
         "tab_unmatched_answers": len(tab.unexpected),
+        "tab_canvas_found_blank": tab.blank_canvas,
         "tab_unmatched_examples": tab.unexpected[:3],
         "server_cpu_s": cpu,
         "server_cpu_ms_per_answered": 1000 * cpu / total["answered"] if total["answered"] else None,
@@ -965,6 +1012,13 @@ def scenario_draw(env: Env, n: int) -> dict[str, Any]:
     for c in live:  # free the recorded messages' copies
         c._stroke_msgs = None
     return row
+
+
+def _per_backend(clients: Sequence[LightClient]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in clients:
+        out[c.backend or "?"] = out.get(c.backend or "?", 0) + 1
+    return out
 
 
 SCENARIOS: dict[str, Callable[[Env, int], dict[str, Any]]] = {"draw": scenario_draw}
@@ -1086,7 +1140,9 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"{r['light_unexpected_scores']} scores matched no recorded stroke")
         if r["tab_unmatched_answers"]:
             notes.append(f"tab: {r['tab_unmatched_answers']} answers matched no recorded stroke "
-                         "(the mouse drew differently; counted as answers)")
+                         "(counted as answers); the canvas was found blank before "
+                         f"{r['tab_canvas_found_blank']} strokes that should have drawn on "
+                         "earlier ones")
         if r["tab_errors"]:
             notes.append(f"tab: {r['tab_errors'][0]}")
         if r["light_errors"]:
