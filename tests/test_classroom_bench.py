@@ -78,3 +78,15 @@ def test_shapes_stay_on_the_canvas(shape):
     pts = stroke_points(shape)
     assert len(pts) > 10
     assert all(0 < x < 280 and 0 < y < 280 and not math.isnan(x) for x, y in pts)
+
+
+def test_set_cookies_from_a_response():
+    from bench.classroom import response_headers, set_cookies
+
+    raw = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+           b"Set-Cookie: lr_backend=abc123; Path=/; HttpOnly; SameSite=Lax\r\n"
+           b"X-LR-Backend: 127.0.0.1:40001\r\nset-cookie: _streamlit_xsrf=2|x|y; Path=/\r\n"
+           b"\r\n<html>Set-Cookie: not=a-header</html>")
+    assert set_cookies(raw) == ["lr_backend=abc123", "_streamlit_xsrf=2|x|y"]
+    assert dict(response_headers(raw))["x-lr-backend"] == "127.0.0.1:40001"
+    assert set_cookies(b"HTTP/1.1 200 OK\r\n\r\n") == []
