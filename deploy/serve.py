@@ -176,8 +176,9 @@ def prepare_run_dir(run_dir: str | None) -> Path:
             # serve.py removes its run dir when it stops: never hand it one with content.
             raise UsageError(f"--run-dir {path} exists and is not empty")
         path.mkdir(parents=True, exist_ok=True)
-    # As root, nginx's workers run as nobody: they must reach the temp dirs inside.
-    path.chmod(0o755)
+    # Private: logs may hold tracebacks. nginx's workers (nobody, when started as root)
+    # never need to reach inside, since nginx.conf.template turns off spooling to disk.
+    path.chmod(0o700)
     (path / "tmp").mkdir()
     return path
 
