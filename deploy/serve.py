@@ -105,10 +105,15 @@ class Service:
         except (OSError, urllib.error.HTTPError):
             return False
 
-    def stop(self) -> None:
-        """SIGTERM by PID, SIGKILL after STOP_TIMEOUT, and reap it."""
+    def terminate(self) -> None:
+        """SIGTERM by PID (see :meth:`stop`)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
+
+    def stop(self) -> None:
+        """SIGTERM by PID, SIGKILL after STOP_TIMEOUT, and reap it."""
+        self.terminate()
+        if self.proc is not None:
             try:
                 self.proc.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -287,8 +292,14 @@ class Supervisor:
                     f"pid {s.proc.pid}")
 
     def stop(self) -> None:
-        for s in reversed(self.services):  # nginx first: no new requests to dying apps
-            s.stop()
+        """Stage by stage in reverse (nginx first: no new requests to dying apps); the
+        services of a stage are signalled together, so they shut down in parallel."""
+        for stage in sorted({s.stage for s in self.services}, reverse=True):
+            group = [s for s in self.services if s.stage == stage]
+            for s in group:
+                s.terminate()
+            for s in group:
+                s.stop()
 
 
 def say(line: str) -> None:
