@@ -9,10 +9,12 @@ python -m pip install --quiet --disable-pip-version-check -r requirements-dev.tx
 # The browser tests drive Debian's Chromium (Playwright's own browser download does not
 # work offline; see tests/e2e/conftest.py); tests/test_deploy.py runs Debian's nginx in
 # front of the app (deploy/serve.py). nginx lives in /usr/sbin, which a normal user's PATH
-# may lack. One apt-get update for both.
+# may lack. tests/test_board_postgres.py starts a throwaway PostgreSQL server with Debian's
+# binaries (/usr/lib/postgresql/*/bin). One apt-get update for all.
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
