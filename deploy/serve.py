@@ -91,6 +91,18 @@ class Service:
             # killed outright (SIGKILL), so nothing is left behind.
             start_new_session=True, preexec_fn=_die_with_parent)
 
+    def kill_leftovers(self) -> None:
+        """SIGKILL what is left of the child's process group (its own session, led by its
+        PID) once the child is gone: nginx's workers outlive a master that was killed."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:  # until init has reaped them
+                os.killpg(self.proc.pid, 0)
+                time.sleep(0.05)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
@@ -119,9 +131,21 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            self.kill_leftovers()
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def exit_text(self) -> str:
+        """How it ended, e.g. "(pid 12) exited with status 1" or "... on signal SIGKILL"."""
+        code = self.proc.returncode
+        how = (f"status {code}" if code >= 0 else
+               f"signal {signal.Signals(-code).name}")
+        return f"(pid {self.proc.pid}) exited with {how}"
+
+    def with_log(self, text: str) -> str:
+        tail = self.log_tail()
+        return f"{text}; its last output:\n{tail}" if tail else text
 
     def log_tail(self, lines: int = 15) -> str:
         try:
@@ -255,8 +279,8 @@ class Supervisor:
                     return
                 for s in list(waiting):
                     if not s.running():
-                        raise ServiceFailed(f"{s.name} exited with status {s.proc.returncode} "
-                                            f"while starting:\n{s.log_tail()}")
+                        raise ServiceFailed(s.with_log(f"{s.name} {s.exit_text()} while "
+                                                       "starting"))
                     if s.ready():
                         waiting.remove(s)
                         say(f"{s.name}: pid {s.proc.pid}" +
@@ -276,20 +300,18 @@ class Supervisor:
             for s in self.services:
                 if s.running():
                     continue
-                code = s.proc.returncode
                 if not s.restart:
-                    raise ServiceFailed(f"{s.name} (pid {s.proc.pid}) exited with status "
-                                        f"{code}:\n{s.log_tail()}")
+                    raise ServiceFailed(s.with_log(f"{s.name} {s.exit_text()}"))
                 now = time.monotonic()
                 s.restarts = [t for t in s.restarts if now - t < RESTART_WINDOW] + [now]
                 if len(s.restarts) > MAX_RESTARTS:
-                    raise ServiceFailed(f"{s.name} (pid {s.proc.pid}) exited with status "
-                                        f"{code}, the {MAX_RESTARTS + 1}th time in "
-                                        f"{RESTART_WINDOW:g} s:\n{s.log_tail()}")
-                old = s.proc.pid
+                    raise ServiceFailed(s.with_log(
+                        f"{s.name} {s.exit_text()}, the {MAX_RESTARTS + 1}th time in "
+                        f"{RESTART_WINDOW:g} s"))
+                ended = s.exit_text()
+                s.kill_leftovers()
                 s.start()
-                say(f"{s.name} (pid {old}) exited with status {code}; restarted: "
-                    f"pid {s.proc.pid}")
+                say(f"{s.name} {ended}; restarted: pid {s.proc.pid}")
 
     def stop(self) -> None:
         """Stage by stage in reverse (nginx first: no new requests to dying apps); the
