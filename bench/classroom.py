@@ -892,74 +892,81 @@ def scenario_draw(env: Env, n: int) -> dict[str, Any]:
                 return f"{type(e).__name__}: {str(e)[:200]}"
         return await asyncio.gather(*(one(c) for c in clients))
 
-    _log(f"N={n}: connecting 1 tab + {n - 1} light clients")
-    t = time.perf_counter()
-    fut = runner.submit(connect_all())
-    try:
-        tab.open()
-    except Exception as e:
-        tab.close()
-        raise RuntimeError(f"the real tab could not load /draw: {e}") from e
-    load_errors = [e for e in fut.result(LOAD_TIMEOUT * 2 + 30) if e]
-    connect_s = time.perf_counter() - t
-    live = [c for c in clients if c.loaded.is_set()]
-    if load_errors:
-        _log(f"N={n}: {len(load_errors)} light clients failed to load /draw: {load_errors[0]}")
-    time.sleep(1.0)
-    mem_idle = memory(server)
-
-    # ---- drawing phase
-    web, everything = server.processes()
-    bytes0 = sum(c.bytes_in for c in live)
-    refs0 = sum(c.refs for c in live)
-    cpu0, bench0, wall0 = cpu_seconds(everything), _bench_cpu(), time.perf_counter()
-    health: dict[str, list] = {"ms": [], "fail": []}
-    lag: list[float] = []
-    t_start = time.perf_counter() + 0.5
-    t_end = t_start + args.seconds
-
-    tab_done = runner.run(_make_event(), 5)
-
-    async def drawing() -> None:
-        stop = asyncio.Event()
-        side = [asyncio.create_task(poll_health(server.url, stop, random.Random(env.rng.random()),
-                                                health)),
-                asyncio.create_task(watch_loop_lag(stop, lag))]
-        await asyncio.gather(*(c.draw_loop(t_start, t_end, random.Random(env.rng.random()),
-                                           args.answer_timeout) for c in live))
-        # The health poller runs until the tab is done too.
-        try:
-            await asyncio.wait_for(tab_done.wait(), args.seconds + args.answer_timeout + 30)
-        except asyncio.TimeoutError:
-            pass
-        stop.set()
-        await asyncio.gather(*side)
-
-    # Cores used: over the sending window only (the wait for late answers would dilute it).
-    at_end: dict[str, Any] = {}
-    snap = threading.Timer(max(0.0, t_end - time.perf_counter()), lambda: at_end.update(
-        cpu=cpu_seconds(server.processes()[1]), t=time.perf_counter()))
-    snap.start()
-    _log(f"N={n}: drawing for {args.seconds:g} s")
-    fut = runner.submit(drawing())
-    try:
-        tab.draw_loop(t_start, t_end, random.Random(env.rng.random()), args.answer_timeout)
-    finally:
-        runner.loop.call_soon_threadsafe(tab_done.set)
-    fut.result(args.seconds + args.answer_timeout + 60)
-    wall = time.perf_counter() - wall0
-    snap.join(10)
-    cores = (cpu_used(cpu0, at_end["cpu"]) / (at_end["t"] - wall0)) if at_end else None
-    # Processes of the server that appeared during the phase count too.
-    cpu = cpu_used(cpu0, cpu_seconds(server.processes()[1]))
-    bench1 = _bench_cpu()
-    mem_end = memory(server)
-    tab_errors = tab.errors[:5]
-    tab.close()
     async def close_all() -> None:
         await asyncio.gather(*(c.close() for c in clients))
 
-    runner.run(close_all(), 30)
+    try:
+        _log(f"N={n}: connecting 1 tab + {n - 1} light clients")
+        t = time.perf_counter()
+        fut = runner.submit(connect_all())
+        try:
+            tab.open()
+        except Exception as e:
+            raise RuntimeError(f"the real tab could not load /draw: {e}") from e
+        load_errors = [e for e in fut.result(LOAD_TIMEOUT * 2 + 30) if e]
+        connect_s = time.perf_counter() - t
+        live = [c for c in clients if c.loaded.is_set()]
+        if load_errors:
+            _log(f"N={n}: {len(load_errors)} light clients failed to load /draw: "
+                 f"{load_errors[0]}")
+        time.sleep(1.0)
+        mem_idle = memory(server)
+
+        # ---- drawing phase
+        web, everything = server.processes()
+        bytes0 = sum(c.bytes_in for c in live)
+        refs0 = sum(c.refs for c in live)
+        cpu0, bench0, wall0 = cpu_seconds(everything), _bench_cpu(), time.perf_counter()
+        health: dict[str, list] = {"ms": [], "fail": []}
+        lag: list[float] = []
+        t_start = time.perf_counter() + 0.5
+        t_end = t_start + args.seconds
+
+        tab_done = runner.run(_make_event(), 5)
+
+        # Every session its own jitter, drawn here (random.Random is not shared across threads).
+        rngs = [random.Random(env.rng.random()) for _ in range(len(live) + 2)]
+
+        async def drawing() -> None:
+            stop = asyncio.Event()
+            health_rng = rngs[-1]
+            side = [asyncio.create_task(poll_health(server.url, stop, health_rng, health)),
+                    asyncio.create_task(watch_loop_lag(stop, lag))]
+            await asyncio.gather(*(c.draw_loop(t_start, t_end, r, args.answer_timeout)
+                                   for c, r in zip(live, rngs)))
+            # The health poller runs until the tab is done too.
+            try:
+                await asyncio.wait_for(tab_done.wait(), args.seconds + args.answer_timeout + 30)
+            except asyncio.TimeoutError:
+                pass
+            stop.set()
+            await asyncio.gather(*side)
+
+        # Cores used: over the sending window only (the wait for late answers would dilute it).
+        at_end: dict[str, Any] = {}
+        snap = threading.Timer(max(0.0, t_end - time.perf_counter()), lambda: at_end.update(
+            cpu=cpu_seconds(server.processes()[1]), t=time.perf_counter()))
+        snap.start()
+        _log(f"N={n}: drawing for {args.seconds:g} s")
+        fut = runner.submit(drawing())
+        try:
+            tab.draw_loop(t_start, t_end, rngs[-2], args.answer_timeout)
+        finally:
+            runner.loop.call_soon_threadsafe(tab_done.set)
+        fut.result(args.seconds + args.answer_timeout + 60)
+        wall = time.perf_counter() - wall0
+        snap.join(10)
+        cores = (cpu_used(cpu0, at_end["cpu"]) / (at_end["t"] - wall0)) if at_end else None
+        # Processes of the server that appeared during the phase count too.
+        cpu = cpu_used(cpu0, cpu_seconds(server.processes()[1]))
+        bench1 = _bench_cpu()
+        mem_end = memory(server)
+        tab_errors = tab.errors[:5]
+        # Before closing: our own close must not count as a client's error.
+        light_errors = [c.error for c in live if c.error][:5]
+    finally:  # also when something above failed or timed out
+        tab.close()
+        runner.run(close_all(), 30)
 
     light_strokes = [s for c in live for s in c.strokes]
     counts_tab, counts_light = count_strokes(tab.strokes), count_strokes(light_strokes)
@@ -988,7 +995,7 @@ def scenario_draw(env: Env, n: int) -> dict[str, Any]:
                                         / counts_light["sent"] if counts_light["sent"] else None,
         "light_messages_by_reference": sum(c.refs for c in live) - refs0,
         "light_clients_per_backend": _per_backend(live),
-        "light_errors": [c.error for c in live if c.error and "closed" not in c.error][:5],
+        "light_errors": light_errors,
         "tab_errors": tab_errors, "tab_clear_failures": tab.clear_failures,
         "tab_clears": tab.clears,
         "tab_unmatched_answers": len(tab.unexpected),
