@@ -57,6 +57,7 @@ DEFAULT_OWNER_TTL = 120.0
 KEEP_SECONDS = 15 * 60
 KEEP_FINISHED = 32
 DEFAULT_DURATION = 20.0  # seconds a training is assumed to take until one has finished
+TASK_OVERHEAD = 1.0  # seconds of a training that do not grow with its digits (measured ~1 s)
 QUEUE_VIEW_SECONDS = 0.5  # one scheduler query serves every poll within this time
 CONNECT_TIMEOUT = 5.0
 
@@ -164,6 +165,7 @@ class Job:
         self._history: list[dict] = []
         self._coef: tuple[int, np.ndarray, np.ndarray] | None = None  # (iter, coef, b)
         self._result: dict | None = None
+        self._summary: dict = {}  # the finished model's summary (metrics, message)
         self._lock = threading.RLock()
 
     # -- events from the workers (called on the client's event loop: keep them short)
@@ -212,8 +214,10 @@ class Job:
                 self._result = res
                 self._state = "stopped" if res["status"] == "stopped" else "done"
                 if res["model"] is not None:
-                    self._history = list(self._model_from_result().history)
-                self.engine._record_duration(res.get("seconds"))
+                    model = self._model_from_result()
+                    self._history = list(model.history)
+                    self._summary = dict(model.summary)
+                self.engine._record_duration(res.get("seconds"), self.config)
             elif f.status == "cancelled":
                 self._state = "stopped" if self._run is not None else "cancelled"
             else:  # "error" (or "lost")
@@ -297,6 +301,12 @@ class Job:
             return self._coef
 
     @property
+    def summary(self) -> dict:
+        """The finished model's metrics (``TrainedModel.summary``); {} until done/stopped."""
+        self._settle()
+        return dict(self._summary)
+
+    @property
     def seconds(self) -> float:
         """Seconds since the current attempt started (0 while queued)."""
         with self._lock:
@@ -304,6 +314,16 @@ class Job:
                 return 0.0
             end = self.finished_at or time.time()
             return max(0.0, end - self._run.started)
+
+    def _estimate(self) -> float:
+        """Expected total seconds of this run; once running, capped by what its progress
+        so far says (iterations left at the pace so far; it may converge sooner)."""
+        est = self.engine.estimate(self.config)
+        last = self.latest
+        if self._state == "running" and last and last.get("iteration"):
+            it, elapsed = last["iteration"], self.seconds
+            est = min(est, elapsed * self.config.max_iter / it)
+        return est
 
     def describe(self) -> str:
         """One line for a page: "3rd in line, starts in about 15 s", "iteration 12", ..."""
@@ -321,8 +341,7 @@ class Job:
             return self.error
         if state == "cancelled":
             return "cancelled before it started"
-        summary = (self._result or {}).get("model") and self._model_from_result().summary
-        return summary["message"] if summary else state
+        return self._summary.get("message", state)
 
     # -- actions
     def stop(self, owner: str | None = None) -> None:
@@ -423,7 +442,7 @@ class _QueueView:
     """The scheduler's view of the engine's tasks at one moment."""
 
     def __init__(self, snapshot: dict, running_elapsed: dict[str, float],
-                 duration: float) -> None:
+                 estimates: dict[str, float], duration: float) -> None:
         tasks_ = snapshot["tasks"]
         self.slots = max(1, int(snapshot["slots"]))
         self.waiting = [k for k, state, prio, _ in sorted(
@@ -431,7 +450,8 @@ class _QueueView:
             key=lambda t: (t[2] is None, t[2] or []))]
         self.running = [k for k, state, _, _ in tasks_ if state == "processing"]
         self.where = {k: i for i, k in enumerate(self.waiting)}
-        self.duration = duration
+        self.duration = duration  # for tasks this engine knows nothing about
+        self.estimates = estimates
         self.elapsed = running_elapsed
 
     def _ahead(self, key: str, started: set[str]) -> int | None:
@@ -448,16 +468,18 @@ class _QueueView:
 
     def eta(self, key: str, started: set[str] = frozenset()) -> float | None:
         """Start time of ``key``: slots free up as running jobs end (after their estimated
-        remaining time) and every job ahead takes one estimated duration."""
+        remaining time) and every job ahead takes its estimated duration."""
         i = self._ahead(key, started)
         if i is None:
             return None
-        d = self.duration
-        free = [max(1.0, d - self.elapsed.get(k, d / 2)) for k in self.running[:self.slots]]
+        est = lambda k: self.estimates.get(k, self.duration)  # noqa: E731
+        free = [max(1.0, est(k) - self.elapsed.get(k, est(k) / 2))
+                for k in self.running[:self.slots]]
         free += [0.0] * (self.slots - len(free))
         heapq.heapify(free)
-        for _ in range(i):
-            heapq.heappush(free, heapq.heappop(free) + d)
+        ahead = [k for k in self.waiting[:self.where[key]] if k not in started]
+        for k in ahead:
+            heapq.heappush(free, heapq.heappop(free) + est(k))
         return free[0]
 
 
@@ -764,16 +786,28 @@ class Engine:
             except Exception:  # noqa: BLE001 - cleanup of a scheduler-side flag only
                 pass
 
-    def _record_duration(self, seconds: float | None) -> None:
+    def _record_duration(self, seconds: float | None, config: TrainConfig) -> None:
         if seconds:
             with self._lock:
-                self._durations = (self._durations + [float(seconds)])[-20:]
+                self._durations = (self._durations + [(float(seconds), _work(config))])[-20:]
 
     @property
     def typical_duration(self) -> float:
         """Median seconds of the recent trainings (a default until one has finished)."""
         with self._lock:
-            return float(np.median(self._durations)) if self._durations else DEFAULT_DURATION
+            if not self._durations:
+                return DEFAULT_DURATION
+            return float(np.median([s for s, _ in self._durations]))
+
+    def estimate(self, config: TrainConfig) -> float:
+        """Expected seconds of a training: a fixed start-up cost plus its digits times the
+        median seconds per digit of the recent trainings (before any: DEFAULT_DURATION
+        for the full MNIST)."""
+        with self._lock:
+            rate = (float(np.median([max(0.0, s - TASK_OVERHEAD) / w
+                                     for s, w in self._durations])) if self._durations
+                    else DEFAULT_DURATION / 70_000)
+        return TASK_OVERHEAD + rate * _work(config)
 
     # -- queue
     def _queue_view(self, key: str | None = None) -> _QueueView:
@@ -790,7 +824,9 @@ class Engine:
 
                 snap = self.client.run_on_scheduler(queue_snapshot)
                 elapsed = {k: j.seconds for k, j in self._jobs.items() if j._state == "running"}
-                self._view = _QueueView(snap, elapsed, self.typical_duration)
+                estimates = {k: j._estimate() for k, j in self._jobs.items()
+                             if j._state in ACTIVE}
+                self._view = _QueueView(snap, elapsed, estimates, self.typical_duration)
                 self._view_at = now
             return self._view
 
@@ -874,6 +910,11 @@ class Engine:
             futures.append(self._submit(key, tasks.run_step, name, item, info, priority=prio))
         self._view_at = 0.0
         return StepBatch(self, futures)
+
+
+def _work(config: TrainConfig) -> int:
+    # A training's cost grows about linearly with the digits it trains and evaluates on.
+    return config.train_size + config.test_size
 
 
 def _reason(e: BaseException) -> str:
