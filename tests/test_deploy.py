@@ -5,6 +5,8 @@ plain HTTP shows that both processes serve and that the ``lr_backend`` cookie ke
 browser on one of them; headless Chromium draws, switches pages and uploads a model file
 through the proxy (the upload needs Streamlit's XSRF cookie and the session's process);
 a killed app process is restarted; SIGTERM leaves no process behind and frees the port.
+Two short runs of their own: a taken port is refused in one line, and when nginx dies
+serve.py stops the rest and says so.
 """
 from __future__ import annotations
 
@@ -164,31 +166,44 @@ class Served:
                 if (m := re.match(r"(app \d+): pid \d+, http://127\.0\.0\.1:(\d+)/", line))}
 
 
-@pytest.fixture(scope="module")
-def served(mnist_dir, tmp_path_factory):
+def _need_nginx() -> None:
     if not (shutil.which("nginx") or os.access("/usr/sbin/nginx", os.X_OK)):
         need("Debian's nginx (apt-get install -y nginx; tests/run.sh does it)")
-    tmp = tmp_path_factory.mktemp("deploy")
-    port = _free_port()
+
+
+def _serve(mnist_dir: Path, tmp: Path, *args: str) -> subprocess.Popen:
+    """``deploy/serve.py ARGS`` on 127.0.0.1 with a small default model."""
     env = {**os.environ, "MNIST_DIR": str(mnist_dir), "LR_DEFAULT_TRAIN_SIZE": "2000",
            "LR_DATA_DIR": str(tmp / "data"), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "deploy/serve.py", "--processes", "2", "--port", str(port),
-         "--host", "127.0.0.1", "--run-dir", str(tmp / "run")],
+    return subprocess.Popen(
+        [sys.executable, "deploy/serve.py", "--host", "127.0.0.1", *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:  # a test failed before stopping it
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def served(mnist_dir, tmp_path_factory):
+    _need_nginx()
+    tmp = tmp_path_factory.mktemp("deploy")
+    port = _free_port()
+    proc = _serve(mnist_dir, tmp, "--processes", "2", "--port", str(port),
+                  "--run-dir", str(tmp / "run"))
     s = Served(proc, port, tmp / "run")
     try:
         s.wait_line(rf"^ready: http://127\.0\.0\.1:{port} \(2 app processes\)$",
                     READY_TIMEOUT)
         yield s
     finally:
-        if proc.poll() is None:  # a test failed before the SIGTERM test
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        _stop(proc)
 
 
 # ----------------------------------------------------------------------------- tests
@@ -318,3 +333,36 @@ def test_sigterm_stops_nginx_and_every_app_process(served):
     assert [p for p in children if _alive(p)] == []
     assert _port_free(served.port)
     assert not served.run_dir.exists()
+
+
+def test_a_taken_port_is_one_line_and_status_2(mnist_dir, tmp_path):
+    _need_nginx()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = _serve(mnist_dir, tmp_path, "--processes", "1", "--port", str(port))
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert out.strip() == f"serve.py: port {port} is taken on 127.0.0.1: choose another with --port"
+
+
+def test_when_nginx_dies_everything_stops(mnist_dir, tmp_path):
+    _need_nginx()
+    port = _free_port()
+    s = Served(_serve(mnist_dir, tmp_path, "--processes", "1", "--port", str(port),
+                      "--run-dir", str(tmp_path / "run")), port, tmp_path / "run")
+    try:
+        s.wait_line(r"^ready: ", READY_TIMEOUT)
+        nginx = int(s.wait_line(r"^nginx: pid (\d+)", 1)[1])
+        children = _descendants(s.proc.pid)
+        assert len(children) >= 3  # the app, nginx's master and its worker
+        os.kill(nginx, signal.SIGKILL)  # its worker is left holding the port
+        assert s.proc.wait(timeout=30) == 1
+        s.wait_line(rf"^serve.py: nginx \(pid {nginx}\) exited with signal SIGKILL", 5)
+        s.wait_line(r"^serve.py: stopping everything$", 5)
+        assert [p for p in children if _alive(p)] == []
+        assert _port_free(port)
+        assert not s.run_dir.exists()
+    finally:
+        _stop(s.proc)
