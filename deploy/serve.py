@@ -368,8 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         sup.services = plan(args.processes, args.host, args.port, run_dir, nginx)
         sup.start()
         if not sup.stopping:
-            say(f"ready: http://{args.host}:{args.port} ({args.processes} app "
-                    f"process{'es' if args.processes > 1 else ''})")
+            plural = "es" if args.processes > 1 else ""
+            say(f"ready: http://{args.host}:{args.port} ({args.processes} app process{plural})")
             if args.host == "0.0.0.0":
                 say(f"students open http://{socket.gethostname()}:{args.port} "
                     "(or this machine's address); Ctrl-C stops")
