@@ -21,10 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
-
 from lrcore.config import TrainConfig
 from lrcore.data import MnistData
+from lrcore.engine.tasks import fingerprint
 from lrcore.train import TrainedModel
 
 DATA_DIR_ENV = "LR_DATA_DIR"
@@ -45,22 +44,10 @@ def data_dir() -> Path | None:
     return path if os.access(path, os.W_OK) else None
 
 
-def data_fingerprint(data: MnistData) -> str:
-    """A short hash that tells two copies of MNIST apart: the sizes, every label and a
-    strided sample of the pixels (about 1/997 of them: fast, and any other data set or
-    a different split differs there)."""
-    h = hashlib.blake2b(digest_size=8)
-    for arr in (data.y_train, data.y_test, data.X_train.ravel()[::997],
-                data.X_test.ravel()[::997]):
-        h.update(np.ascontiguousarray(arr).tobytes())
-    h.update(f"{data.n_train},{data.n_test}".encode())
-    return h.hexdigest()
-
-
 def model_path(directory: Path, name: str, config: TrainConfig, data: MnistData) -> Path:
     """The file of ``config`` trained on ``data``: one name per (config, data) pair."""
     key = json.dumps({"format": FORMAT, "config": config.to_dict(),
-                      "data": data_fingerprint(data)}, sort_keys=True, default=str)
+                      "data": fingerprint(data)}, sort_keys=True, default=str)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return directory / f"{name}-{digest}.npz"
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lrcore.config import TrainConfig
-from lrcore.modelcache import cached_model, data_fingerprint, model_path
+from lrcore.modelcache import cached_model, model_path
 from lrcore.train import TrainedModel, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,15 +54,6 @@ def test_a_corrupt_file_is_trained_again(mnist, tmp_path):
                          directory=tmp_path)
     assert calls == [1] and model.summary["test_accuracy"] > 0.5
     TrainedModel.load(path)  # replaced by a valid file
-
-
-def test_the_fingerprint_tells_data_apart(mnist):
-    from lrcore.data import MnistData
-
-    other = MnistData(X_train=mnist.X_train[:1000], y_train=mnist.y_train[:1000],
-                      X_test=mnist.X_test, y_test=mnist.y_test, source="x", kind="idx")
-    assert data_fingerprint(mnist) == data_fingerprint(mnist)
-    assert data_fingerprint(other) != data_fingerprint(mnist)
 
 
 def test_two_processes_train_it_once(mnist_dir, tmp_path):
