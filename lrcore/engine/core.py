@@ -389,6 +389,14 @@ class Job:
             return self._rebuild(f"snapshot at iteration {it} of a training still running"
                                  if self._state in ACTIVE else self._error or "interrupted")
 
+    def snapshot(self) -> Any:
+        """The model as of the latest streamed coefficients (at most ~1 s old), while the
+        job is still running: for a student who stops a training that others share (it
+        goes on for them). Its test metrics are not computed (``summary["test_accuracy"]``
+        is absent); None before the first coefficients arrive."""
+        with self._lock:
+            return self._rebuild()
+
     def _model_from_result(self) -> Any:
         from lrcore.train import TrainedModel
 
