@@ -344,14 +344,16 @@ class Job:
         return self._summary.get("message", state)
 
     # -- actions
-    def stop(self, owner: str | None = None) -> None:
+    def stop(self, owner: str | None = None) -> bool:
         """Stop this job for ``owner`` (None = for everyone).
 
-        If other live owners share the job, only ``owner`` is detached. Otherwise a queued
-        job is cancelled and a running one is told to stop after its current iteration;
-        it then ends "stopped" and :meth:`result` has the latest iterate.
+        If other live owners share the job, only ``owner`` is detached (returns False: the
+        training goes on for them; :meth:`snapshot` is the model as of now). Otherwise a
+        queued job is cancelled and a running one is told to stop after its current
+        iteration (returns True); it then ends "stopped" and :meth:`result` has the
+        latest iterate.
         """
-        self.engine._stop(self, owner)
+        return self.engine._stop(self, owner)
 
     cancel = stop
 
@@ -388,14 +390,6 @@ class Job:
             it = self._coef[0] if self._coef else 0
             return self._rebuild(f"snapshot at iteration {it} of a training still running"
                                  if self._state in ACTIVE else self._error or "interrupted")
-
-    def snapshot(self) -> Any:
-        """The model as of the latest streamed coefficients (at most ~1 s old), while the
-        job is still running: for a student who stops a training that others share (it
-        goes on for them). Its test metrics are not computed (``summary["test_accuracy"]``
-        is absent); None before the first coefficients arrive."""
-        with self._lock:
-            return self._rebuild()
 
     def _model_from_result(self) -> Any:
         from lrcore.train import TrainedModel
@@ -764,7 +758,7 @@ class Engine:
         # Called on the client's event loop: settle in a thread (it fetches the result).
         threading.Thread(target=job._on_done, daemon=True).start()
 
-    def _stop(self, job: Job, owner: str | None) -> None:
+    def _stop(self, job: Job, owner: str | None) -> bool:
         from distributed import Event
 
         with self._lock:
@@ -774,7 +768,7 @@ class Engine:
                 if self._by_owner.get(owner) == job.key:
                     pass  # the owner keeps seeing its stopped job as its current one
                 if any(self._alive(o, now) for o in job.owners):
-                    return  # someone else still wants this run
+                    return False  # someone else still wants this run
             state = job.state
             if state == "queued" and job._run is None:
                 job.future.cancel()
@@ -784,6 +778,7 @@ class Engine:
             elif state in ACTIVE:
                 job._stop_requested = True
                 Event(tasks.STOP_PREFIX + job.key, client=self.client).set()
+            return True
 
     def _job_finished(self, job: Job) -> None:
         if job._stop_requested or job._state != "done":
