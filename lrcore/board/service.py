@@ -30,6 +30,7 @@ import re
 import secrets
 import threading
 import unicodedata
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -486,8 +487,6 @@ class Board:
         """The whole board of a class on ``data``: rows with scores computed from the model
         files (cached per data fingerprint), the class's digits and every run's accuracy
         and confusion matrix on them, notes on skipped entries, the challenge's best run."""
-        from lrcore.modelcache import data_fingerprint
-
         fp = data_fingerprint(data)
         with self._sessions() as s:
             bc = self._class(s, code)
@@ -587,11 +586,32 @@ def _csv_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+_FINGERPRINTS: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()
+
+
+def data_fingerprint(data: Any) -> str:
+    """A short hash telling two data sets apart (sizes, every label, a strided sample of
+    the pixels), the key of the cached scores; computed once per data object."""
+    try:
+        return _FINGERPRINTS[data]
+    except (KeyError, TypeError):
+        pass
+    h = hashlib.blake2b(digest_size=12)
+    for arr in (data.y_train, data.y_test, data.X_train.ravel()[::997],
+                data.X_test.ravel()[::997]):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(f"{len(data.y_train)},{len(data.y_test)}".encode())
+    fp = h.hexdigest()
+    try:
+        _FINGERPRINTS[data] = fp
+    except TypeError:  # not weak-referenceable: simply not remembered
+        pass
+    return fp
+
+
 def _test_scores(model: TrainedModel, data: Any) -> dict[str, Any]:
     """Test accuracy on every test digit of ``data`` and the share of zero weights, computed
     from the model itself (one test set for all runs, so they compare)."""
-    from lrcore.modelcache import data_fingerprint
-
     X, y = data.X_test, data.y_test
     pred = np.empty(len(y), dtype=np.int64)
     classes = np.asarray(model.classes)
