@@ -15,6 +15,7 @@ def run() -> None:
         st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
         st.Page("pages/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
         st.Page("pages/theory.py", title="Theory", icon=":material/functions:", url_path="theory"),
+        st.Page("pages/board.py", title="Class board", icon=":material/groups:", url_path="board"),
     ]
     nav = st.navigation(pages)
     from pages.common import sidebar
