@@ -19,6 +19,7 @@ from streamlit_drawable_canvas import st_canvas
 from lrcore.explain import digit_html, evidence_html, explain_digit, scores_html
 from lrcore.preprocess import canvas_to_mnist, naive_resize
 from lrcore.train import TrainedModel
+from pages.board_ui import drawing_panel
 from pages.common import (
     CURRENT,
     DEFAULT_ID,
@@ -172,6 +173,7 @@ def drawing_area() -> None:
     with right:
         rid, model = current_model()
         show_results(result.image_bytes, rid, model, naive)
+        drawing_panel(result.image_bytes)  # "add to my class's digits" (pages/board_ui.py)
 
 
 st.header("Draw a digit")
