@@ -4,7 +4,7 @@ Run:  MNIST_DIR=/work/shared/mnist python bench/memory.py [--cases l2/unit/1e-4,
           [--compare /tmp/memold] [--repeats 1] [--max-iter 300] [--no-trace]
 
 Each case (``penalty/preprocess/tol``) runs in a fresh process: load MNIST (uint8), record
-the RSS (after a 500-digit warm-up training of the same kind), then run :class:`lrcore.train.Training` on all 60,000 training digits (10,000
+the RSS (after a 2,500-digit warm-up training of the same kind), then run :class:`lrcore.train.Training` on all 60,000 training digits (10,000
 test digits for the live curves) followed by ``result()``, while a background thread samples
 the RSS every 2 ms. Printed per case: the peak added over the loaded-MNIST baseline, the
 peak of each stage (preprocessing, the float32 iterations, the float64 refinement if any,
@@ -101,7 +101,7 @@ def _warm_up(data, cfg) -> None:
     from lrcore.train import Training
 
     with threadpool_limits(1):
-        run = Training(replace(cfg, train_size=500, test_size=200, max_iter=5), data)
+        run = Training(replace(cfg, train_size=2500, test_size=1200, max_iter=5), data)
         for _ in run:
             pass
         run.result()
@@ -119,6 +119,10 @@ def _child_rss(case: str, max_iter: int) -> dict:
     cfg = _config(case, max_iter)
     _warm_up(data, cfg)
     gc.collect()
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc_trim(0)  # the baseline without free heap, as 'kept' is after a trim
     s = _Sampler()
     base = s.rss()
     stages: dict[str, float] = {}
@@ -153,9 +157,7 @@ def _child_rss(case: str, max_iter: int) -> dict:
     kept = (s.rss() - base) / MB
     # What glibc keeps as free heap (not arrays): returned by malloc_trim, and never kept
     # on a Dask worker, whose nanny sets MALLOC_TRIM_THRESHOLD_=65536.
-    import ctypes
-
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    libc.malloc_trim(0)
     kept_trimmed = (s.rss() - base) / MB
     import numpy as np
 

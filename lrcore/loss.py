@@ -20,10 +20,12 @@ the line search and for sklearn's tol=1e-4).
 Memory: ``loss_gradient`` allocates nothing of size n x d. Its temporaries are one block's
 logits (CHUNK_ROWS x K) and, when asked for more precision than ``X`` is stored in
 (``dtype=np.float64`` on a float32 ``X``: the final refinement of a tight ``tol``), one
-CHUNK_ROWS x d float64 block that each block of ``X`` is upcast into in turn: 6.4 MB on
+UPCAST_ROWS x d float64 block that each block of ``X`` is upcast into in turn: 1.6 MB on
 MNIST instead of the 376 MB of a float64 copy of all 60,000 digits. The upcast values are
-exactly those of such a copy, so the refinement computes the same numbers; the upcast
-costs about a fifth of a float64 evaluation, paid only in the few refinement iterations.
+exactly those of such a copy, so the refinement computes the same numbers up to the order
+of the float64 block sums; the upcast costs about a fifth of a float64 evaluation, paid
+only in the refinement iterations. ``Y`` may be None: the one-hot targets are then made
+per block from ``y_idx`` (identical values, and no n x K array kept for the whole fit).
 """
 from __future__ import annotations
 
@@ -63,8 +65,8 @@ def logits(X: np.ndarray, W: np.ndarray, b: np.ndarray | None,
         Z = X @ Wt
     else:
         Z = np.empty((X.shape[0], W.shape[0]), dtype=dtype)
-        for lo in range(0, X.shape[0], CHUNK_ROWS):
-            np.matmul(X[lo:lo + CHUNK_ROWS].astype(dtype), Wt, out=Z[lo:lo + CHUNK_ROWS])
+        for lo in range(0, X.shape[0], UPCAST_ROWS):
+            np.matmul(X[lo:lo + UPCAST_ROWS].astype(dtype), Wt, out=Z[lo:lo + UPCAST_ROWS])
     if b is not None:
         Z += b.astype(dtype, copy=False)
     return Z
@@ -142,12 +144,17 @@ def targets(y_idx: np.ndarray, n_classes: int, kind: str, dtype: np.dtype) -> np
 # on full MNIST (float32) 51 ms instead of 83 ms per gradient here. 1024 rows x 785
 # float32 = 3.2 MB fits the L2/L3 caches of common CPUs; 512-2048 measured the same.
 CHUNK_ROWS = 1024
+# Rows per block when X is upcast (float32 stored, float64 computed): the float64 copy of
+# a block is the largest temporary of the refinement, so it is kept at 256 x 785 x 8 =
+# 1.6 MB (a 1024-row one, 6.4 MB, was a visible share of the 250 MB budget of a full-MNIST
+# training); the GEMMs on 256 rows are as fast.
+UPCAST_ROWS = 256
 
 
 def loss_gradient(
     coef_int: np.ndarray,
     X: np.ndarray,
-    Y: np.ndarray,
+    Y: np.ndarray | None,
     y_idx: np.ndarray,
     kind: str,
     fit_intercept: bool,
@@ -163,10 +170,11 @@ def loss_gradient(
         Coefficients with the intercept as last column (float64).
     X : ndarray of shape (n, d)
         Features, float32 or float64 (the GEMMs run in this dtype).
-    Y : ndarray of shape (n, K)
-        Targets from :func:`targets`, float32 or float64 (exact either way).
+    Y : ndarray of shape (n, K) or None
+        Targets from :func:`targets`, float32 or float64 (exact either way); None makes
+        them block by block from ``y_idx``.
     y_idx : ndarray of shape (n,)
-        Class index of each sample (for the accuracy count).
+        Class index of each sample (the accuracy count; the targets if ``Y`` is None).
     kind : {"multinomial", "ovr", "binary"}
     fit_intercept : bool
     need_grad : bool
@@ -190,19 +198,23 @@ def loss_gradient(
     gW = np.zeros((coef_int.shape[0], X.shape[1]), dtype=np.float64) if need_grad else None
     gb = np.zeros(coef_int.shape[0], dtype=np.float64) if need_grad else None
     # One reused block instead of a converted copy of X (see the module docstring).
-    buf = None if X.dtype == dtype else np.empty((min(CHUNK_ROWS, n), X.shape[1]), dtype)
-    for lo in range(0, n, CHUNK_ROWS):
-        Xc = X[lo:lo + CHUNK_ROWS]
-        Yc = Y[lo:lo + CHUNK_ROWS]
+    step = CHUNK_ROWS if X.dtype == dtype else UPCAST_ROWS
+    buf = None if X.dtype == dtype else np.empty((min(step, n), X.shape[1]), dtype)
+    for lo in range(0, n, step):
+        Xc = X[lo:lo + step]
         if buf is not None:
             Xc = buf[:Xc.shape[0]]
-            np.copyto(Xc, X[lo:lo + CHUNK_ROWS])
-        if Yc.dtype != dtype:
-            Yc = Yc.astype(dtype)
+            np.copyto(Xc, X[lo:lo + step])
+        if Y is None:
+            Yc = targets(y_idx[lo:lo + step], coef_int.shape[0], kind, dtype)
+        else:
+            Yc = Y[lo:lo + step]
+            if Yc.dtype != dtype:
+                Yc = Yc.astype(dtype)
         Z = Xc @ Wt
         if bt is not None:
             Z += bt
-        n_correct += accuracy_from_logits(Z, y_idx[lo:lo + CHUNK_ROWS], kind)
+        n_correct += accuracy_from_logits(Z, y_idx[lo:lo + step], kind)
         if kind == "multinomial":
             Z -= Z.max(axis=1, keepdims=True)
             E = np.exp(Z)

@@ -12,10 +12,10 @@ pickle-free model file of :mod:`lrcore.persist`.
 Memory of one training on all 60,000 digits (bench/memory.py measures it), on top of the
 uint8 data already loaded: the float32 design matrix (188 MB, the only array of the size
 of the data; :meth:`Preprocessor.transform` fills it block by block), the float32
-evaluation set for the live curves (31 MB), the float32 one-hot targets (2.4 MB), the
-solver's memory (L-BFGS: 160 pairs of 7,850 float64, 20 MB; OWL-QN 40 pairs, 5 MB) and
-per-block temporaries in the loss (the float64 refinement of a tight ``tol`` upcasts one
-1,024-row block at a time, 6.4 MB, instead of copying X). :meth:`Training.result` computes
+evaluation set for the live curves (31 MB), the labels (0.5 MB), the solver's memory
+(L-BFGS: 160 pairs of 7,850 float64, 20 MB; OWL-QN 40 pairs, 5 MB) and per-block
+temporaries in the loss (the float64 refinement of a tight ``tol`` upcasts 256 rows at a
+time, 1.6 MB, instead of copying X: 376 MB). :meth:`Training.result` computes
 its test metrics from the pixels in 1,024-digit blocks (6.4 MB of float64 features at a
 time, not 63 MB), so even a result taken mid-training, while the run still holds X, stays
 within the training's peak. All of that lives in the training generator's frame and in
