@@ -18,7 +18,7 @@ def run() -> None:
         st.Page("pages/board.py", title="Class board", icon=":material/groups:", url_path="board"),
     ]
     nav = st.navigation(pages)
-    from pages.common import sidebar
+    from pages.common import sidebar, training_status
 
     # Drawn before the page (so it shows while a page trains) and redrawn after it, so it
     # names the model a page has just trained or made current.
@@ -26,6 +26,7 @@ def run() -> None:
     sidebar(slot)
     nav.run()
     sidebar(slot)
+    training_status()
 
 
 run()

@@ -67,10 +67,12 @@ def _locked(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[N
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def recompute_metrics(model: TrainedModel, data: MnistData) -> TrainedModel:
-    """Replace the test metrics in ``model.summary`` by ones computed here, on the test
-    digits of ``data`` that the model's config names (its first ``test_size``)."""
-    n = min(model.config.test_size, data.n_test)
+def recompute_metrics(model: TrainedModel, data: MnistData,
+                      test_size: int | None = None) -> TrainedModel:
+    """Replace the test metrics in ``model.summary`` by ones computed here, on the first
+    ``test_size`` test digits of ``data`` (default: as many as the model's config names, at
+    most all of them)."""
+    n = min(model.config.test_size if test_size is None else test_size, data.n_test)
     s = model.evaluate(data.X_test[:n], data.y_test[:n]).summary()
     model.summary.update({
         "test_accuracy": s["accuracy"], "test_log_loss": s["log_loss"],

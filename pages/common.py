@@ -9,19 +9,20 @@ Sharing rules for a hosted classroom demo (STYLE.md section 6):
 from __future__ import annotations
 
 import gc
+import json
 import os
-import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from threadpoolctl import threadpool_limits
 
 from lrcore.config import TrainConfig
 from lrcore.data import MnistData, load_mnist
-from lrcore.modelcache import cached_model
-from lrcore.train import TrainedModel, Training
+from lrcore.engine import Engine, EngineUnavailable, get_engine
+from lrcore.modelcache import cached_model, recompute_metrics
+from lrcore.train import TrainedModel
 
 # One BLAS thread per training. OpenBLAS threads busy-wait for work; in this server they
 # compete with other sessions' trainings and, on a laptop, with the browser redrawing the
@@ -37,10 +38,10 @@ DEFAULT_ID = "default"
 RUNS = "runs"  # dict[str, TrainedModel]: this session's runs, in order
 CURRENT = "current_run"  # id of the current model: a key of RUNS or DEFAULT_ID
 RUN_COUNTER = "run_counter"  # last run number given out in this session
-# A training a page is running or was running when a click, a Stop or a page switch cut it
-# short: {"training": Training, "progress": latest Progress, "model": TrainedModel | None}.
-PENDING = "pending_training"
+JOB = "training_job"  # engine key of this session's training until its run is stored
+JOB_NOTICE = "training_job_notice"  # (kind, message) about how the last training ended
 LAST_TRAINED = "last_trained_run"  # id of the run most recently trained in this session
+DEFAULT_OWNER = "app:default-model"  # the engine owner of the default model's training
 
 
 def require_app_shell() -> None:
@@ -99,76 +100,104 @@ def default_config(data: MnistData) -> TrainConfig:
                        max_iter=int(os.environ.get("LR_DEFAULT_MAX_ITER", 100)), tol=1e-4)
 
 
-@dataclass
-class _DefaultSlot:
-    """The process-wide default model and the training that produces it."""
+# ----------------------------------------------------------------------------- engine
+# Every training runs on the training engine (lrcore.engine: Dask workers), never in this
+# web process: a page submits a job and polls it. One engine per server process.
+ENGINE_RETRY_SECONDS = 30.0  # after a failed start, pages retry this often (not every run)
+_engine_failure: dict[str, Any] = {"at": 0.0, "message": ""}
 
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    model: TrainedModel | None = None
-    progress: Any = None  # latest Progress while training (for sessions that wait)
-    error: str | None = None
+
+@st.cache_resource(show_spinner="Starting the training engine…")
+def _engine() -> Engine:
+    return get_engine()
+
+
+def engine() -> Engine | None:
+    """The process's training engine, or None while it cannot be reached or started
+    (:func:`engine_error` then says why, for the page to show)."""
+    if time.time() - _engine_failure["at"] < ENGINE_RETRY_SECONDS:
+        return None
+    try:
+        eng = _engine()
+    except (EngineUnavailable, ValueError) as e:  # ValueError: a bad LR_ENGINE_* setting
+        _engine_failure.update(at=time.time(), message=str(e))
+        return None
+    _engine_failure["message"] = ""
+    return eng
+
+
+def engine_error() -> str:
+    """Why :func:`engine` returned None ("" when it did not)."""
+    return _engine_failure["message"]
+
+
+def owner() -> str:
+    """This browser session's name for the engine (its queue allows one job per owner)."""
+    ctx = get_script_run_ctx()
+    return f"session:{ctx.session_id if ctx is not None else 'bare'}"
 
 
 @st.cache_resource
-def _default_slot() -> _DefaultSlot:
-    return _DefaultSlot()
+def _default_models() -> dict[str, TrainedModel]:
+    """The default model of this process, once it exists (config key -> model)."""
+    return {}
+
+
+def _default_key(cfg: TrainConfig) -> str:
+    return json.dumps(cfg.to_dict(), sort_keys=True, default=str)
 
 
 def default_model() -> TrainedModel:
-    """The default model, training it (with a visible progress bar) if this session is the
-    first to ask. Sessions arriving meanwhile wait and see the same progress."""
-    slot = _default_slot()
-    if slot.model is not None:
-        return slot.model
+    """The default model: loaded from the data directory if a process of this host has
+    trained it, else trained on the engine with a visible progress bar. Every session that
+    asks meanwhile gets the same job (identical settings are one training) and waits for it.
+    """
     data = get_data()
-    if slot.lock.acquire(blocking=False):
-        try:
-            if slot.model is None:
-                cfg = default_config(data)
-                bar = st.progress(0.0, text="Loading the default model…")
+    cfg = default_config(data)
+    models = _default_models()
+    model = models.get(_default_key(cfg))
+    if model is not None:
+        return model
+    bar = st.progress(0.0, text="Loading the default model…")
 
-                def train_here() -> TrainedModel:
-                    run = Training(cfg, data, name="default")
-                    for p in run:
-                        slot.progress = p
-                        bar.progress(min(p.iteration / cfg.max_iter, 1.0),
-                                     text=f"Training the default model on {cfg.train_size:,} "
-                                          f"digits: iteration {p.iteration}, test accuracy "
-                                          f"{(p.test_accuracy or 0):.3f}")
-                    return run.result()
+    def train_on_engine() -> TrainedModel:
+        eng = engine()
+        if eng is None:
+            st.error(f"The default model cannot be trained: {engine_error()}")
+            st.stop()
+        job = eng.submit_training(cfg, data, owner=DEFAULT_OWNER)
+        while job.active:
+            eng.touch(DEFAULT_OWNER)  # queued work of an owner nobody touches is dropped
+            last = job.latest
+            text = (f"Training the default model on {cfg.train_size:,} digits: "
+                    + (f"iteration {last['iteration']}" if last else job.describe()))
+            bar.progress(min((last or {}).get("iteration", 0) / cfg.max_iter, 1.0), text=text)
+            time.sleep(0.25)
+        result = job.result()
+        if result is None or job.state == "error":
+            st.error(f"The default model could not be trained: {job.error}")
+            st.stop()
+        result.name = "default"
+        return result
 
-                # One training per host: the other app processes load its file.
-                slot.model = cached_model(
-                    "default-model", cfg, data, train_here,
-                    on_wait=lambda: bar.progress(0.0, text="Another app process is training "
-                                                           "the default model; waiting for it…"))
-                bar.empty()
-                freeze_heap()
-        finally:
-            slot.lock.release()
-        return slot.model
-    bar = st.progress(0.0, text="Another visitor started the default model; waiting for it…")
-    while slot.model is None and slot.lock.locked():
-        p = slot.progress
-        if p is not None:
-            bar.progress(min(p.iteration / 100, 1.0),
-                         text=f"Default model: iteration {p.iteration}")
-        time.sleep(0.2)
+    # One training per host: the other app processes load its file.
+    model = cached_model(
+        "default-model", cfg, data, train_on_engine,
+        on_wait=lambda: bar.progress(0.0, text="Another app process is training the "
+                                               "default model; waiting for it…"))
     bar.empty()
-    if slot.model is None:  # the other session was interrupted: train it here
-        return default_model()
-    return slot.model
+    models[_default_key(cfg)] = model
+    freeze_heap()
+    return model
 
 
-def default_model_status() -> tuple[TrainedModel | None, Any]:
-    """(model, progress) of the default model without training it: the model if ready,
-    else the latest Progress of a training in flight in some session (None if none)."""
-    slot = _default_slot()
-    if slot.model is not None:
-        return slot.model, None
-    return None, slot.progress if slot.lock.locked() else None
+def default_model_status() -> TrainedModel | None:
+    """The default model if this process has it, without training it."""
+    data = get_data()
+    return _default_models().get(_default_key(default_config(data)))
 
 
+# ----------------------------------------------------------------------------- runs
 def runs() -> dict[str, TrainedModel]:
     """This session's runs (id -> model), oldest first."""
     return st.session_state.setdefault(RUNS, {})
@@ -192,29 +221,58 @@ def add_run(model: TrainedModel, *, make_current: bool = True) -> str:
     return rid
 
 
-def adopt_pending_training() -> str | None:
-    """Turn the training left in ``st.session_state[PENDING]`` into a run (the current one)
-    and return its id; None if there is none or it never finished an iteration.
+def session_job():
+    """This session's training on the engine (queued, running, or finished and not yet
+    adopted), or None."""
+    key = st.session_state.get(JOB)
+    eng = engine() if key else None
+    job = eng.job(key) if eng is not None else None
+    if key and job is None and eng is not None:  # forgotten by the engine: nothing to keep
+        st.session_state.pop(JOB, None)
+    return job
 
-    Called by the sidebar, i.e. at the start of every script run: a page switch stops the
-    training page with a StopException that keeps firing at every ``st.*`` call until the
-    run ends, so that page can compute the model (plain Python) but not store it; the next
-    run, whatever its page, does. Idempotent, so a half-done call is simply repeated.
-    """
-    pending = st.session_state.get(PENDING)
-    if pending is None:
+
+def adopt_finished_job() -> str | None:
+    """Once this session's training has ended, store its model as a run (the current one)
+    and return the run's id; None while it is queued or running, or if there is none.
+
+    Called at the start of every script run (the sidebar) and by the live panels, so the
+    run appears whatever page the student is on when it ends. Idempotent."""
+    job = session_job()
+    if job is None or job.active:
         return None
-    model = pending.get("model")
-    if model is None:
-        run = pending["training"]
-        if run.latest is None:  # stopped before the first iteration: nothing to keep
-            st.session_state.pop(PENDING, None)
-            return None
-        model = pending["model"] = run.result()  # test metrics: ~1 s
-    rid = next((r for r, m in runs().items() if m is model), None) or add_run(model)
+    st.session_state.pop(JOB, None)
+    model = job.result()
+    if model is None:  # cancelled before it started, or failed before one iteration
+        st.session_state[JOB_NOTICE] = ("warning" if job.state == "cancelled" else "error",
+                                        _job_outcome(job))
+        return None
+    rid = add_run(model)
     st.session_state[LAST_TRAINED] = rid
-    st.session_state.pop(PENDING, None)
+    if job.state == "error" or job.notice:
+        st.session_state[JOB_NOTICE] = ("warning", f"{rid}: {_job_outcome(job)}")
     return rid
+
+
+def _job_outcome(job) -> str:
+    if job.state == "cancelled":
+        return "The training was cancelled before it started."
+    text = job.error or job.notice or job.describe()
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def stop_session_job() -> None:
+    """Stop (running) or cancel (queued) this session's training. A run shared with other
+    students goes on for them; this student keeps the model as of now."""
+    job = session_job()
+    if job is None or not job.active:
+        return
+    if not job.stop(owner=owner()):  # others still want it: keep the latest iterate here
+        snap = job.snapshot()
+        st.session_state.pop(JOB, None)
+        if snap is not None:
+            rid = add_run(recompute_metrics(snap, get_data()))
+            st.session_state[LAST_TRAINED] = rid
 
 
 def current_id() -> str:
@@ -235,11 +293,14 @@ def current_model() -> tuple[str, TrainedModel]:
 
 def model_label(rid: str, model: TrainedModel) -> str:
     """Short human label, e.g. "run 2: L1, C=0.01, 5,000 digits"."""
-    c = model.config
-    pen = {"l2": "L2", "l1": "L1", "elasticnet": "elastic-net", None: "no penalty"}[c.penalty]
-    C = "" if c.penalty is None else f", C={c.C:g}"
     head = "default model" if rid == DEFAULT_ID else rid
-    return f"{head}: {pen}{C}, {c.train_size:,} digits"
+    return f"{head}: {config_label(model.config)}"
+
+
+def accuracy_text(model: TrainedModel) -> str:
+    """ "test accuracy 0.919", or why there is none (a run rebuilt after a lost worker)."""
+    acc = model.summary.get("test_accuracy")
+    return "test metrics not computed" if acc is None else f"test accuracy {acc:.3f}"
 
 
 def sidebar(slot: Any = None) -> None:
@@ -250,26 +311,61 @@ def sidebar(slot: Any = None) -> None:
     made current) shows at once instead of on the next rerun.
     """
     data = get_data()
+    eng = engine()
+    if eng is not None:
+        eng.touch(owner())  # this session is alive: its queued work stays in line
     try:
-        adopt_pending_training()
+        adopt_finished_job()
     except Exception as e:  # never break every page over one lost run
-        st.session_state.pop(PENDING, None)
-        st.sidebar.error(f"An interrupted training could not be kept: {e}")
+        st.session_state.pop(JOB, None)
+        st.session_state[JOB_NOTICE] = ("error", f"A finished training could not be kept: {e}")
     with (slot.container() if slot is not None else st.sidebar):
         st.caption("**Data in use**")
         st.write(f"{data.source}  \n{data.n_train:,} training / {data.n_test:,} test digits")
         for note in data.notes:
             st.caption(note)
+        if eng is None:
+            st.error(f"Training is unavailable: {engine_error()}")
         rid = current_id()
         st.caption("**Current model**")
         if rid == DEFAULT_ID:
-            default = _default_slot().model
+            default = default_model_status()
             if default is not None:
-                st.write(model_label(DEFAULT_ID, default)
-                         + f"  \ntest accuracy {default.summary.get('test_accuracy', 0):.3f}")
+                st.write(model_label(DEFAULT_ID, default) + "  \n" + accuracy_text(default))
             else:
                 st.write("default model (trained when first needed)")
         else:
             m = runs()[rid]
-            st.write(model_label(rid, m)
-                     + f"  \ntest accuracy {m.summary.get('test_accuracy', 0):.3f}")
+            st.write(model_label(rid, m) + "  \n" + accuracy_text(m))
+
+
+def training_status() -> None:
+    """This session's training in the sidebar of every page, live, with Stop; once it ends
+    the whole page reruns (the run is stored and shown). Nothing at all without a training,
+    so an idle session costs no periodic reruns."""
+    notice = st.session_state.pop(JOB_NOTICE, None)
+    if notice:
+        getattr(st.sidebar, notice[0])(notice[1])
+    if session_job() is not None:
+        with st.sidebar:
+            _training_status()
+
+
+@st.fragment(run_every=1.0)
+def _training_status() -> None:
+    job = session_job()
+    if job is None or not job.active:
+        adopt_finished_job()
+        st.rerun()
+    st.caption("**Training**")
+    st.write(f"{config_label(job.config)}  \n{job.describe()}")
+    st.button("Stop" if job.state == "running" else "Cancel", key="sidebar_training_stop",
+              on_click=stop_session_job, icon=":material/stop:",
+              help="Stops after the current iteration and keeps the model so far.")
+
+
+def config_label(cfg: TrainConfig) -> str:
+    """Short label of settings, e.g. "L1, C=0.01, 5,000 digits"."""
+    pen = {"l2": "L2", "l1": "L1", "elasticnet": "elastic-net", None: "no penalty"}[cfg.penalty]
+    C = "" if cfg.penalty is None else f", C={cfg.C:g}"
+    return f"{pen}{C}, {cfg.train_size:,} digits"

@@ -30,16 +30,14 @@ def run() -> None:
     )
 
     data = get_data()
-    model, progress = default_model_status()
+    model = default_model_status()
     st.subheader("Ready?")
     st.write(f"**Data:** {data.source} — {data.n_train:,} training and "
              f"{data.n_test:,} test digits.")
     if model is not None:
         st.write(f"**Default model:** ready, test accuracy "
-                 f"{model.summary.get('test_accuracy', 0):.1%} "
+                 f"{model.summary['test_accuracy']:.1%} "
                  f"({model.config.train_size:,} training digits).")
-    elif progress is not None:
-        st.write(f"**Default model:** being trained right now (iteration {progress.iteration}).")
     else:
         st.write("**Default model:** not trained yet; it is trained the first time a page "
                  "needs it, or you can train your own on the Train page.")

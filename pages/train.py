@@ -1,48 +1,59 @@
 """Train: choose the settings, train a softmax regression live, stop it, keep every run.
 
-How a Stop survives Streamlit's reruns. Any click (Stop, another widget, another page)
-makes Streamlit raise a ``RerunException`` (a click on this page) or a ``StopException`` (a
-page switch, Streamlit's own Stop) inside this script at its next ``st.*`` call, i.e.
-between two iterations. So:
-
-* while training, ``st.session_state[PENDING]`` holds the :class:`~lrcore.train.Training`
-  (which carries the model as of its last finished iteration) and the latest Progress;
-  keeping it is only a reference, so it costs nothing per iteration;
-* a ``finally`` around the loop computes the run (``Training.result()``: test metrics,
-  ~1 s, plain Python) and stores it as a run before the interruption leaves this run;
-* a StopException keeps firing at every ``st.*`` call until the run ends, so storing can
-  fail there: the sidebar of the next run, whatever its page, adopts the computed model
-  (:func:`pages.common.adopt_pending_training`). A finished model is never lost.
+The training runs on the training engine (lrcore.engine, Dask workers), not in this
+script: the Train button submits a job, whose key waits in ``st.session_state[JOB]``, and a
+fragment polls it twice a second to draw the queue place or the live curves. So a click, a
+rerun or another page never interrupts the training: it goes on, the sidebar of every
+page shows it, and when it ends its model is stored as a run whatever page is open
+(:func:`pages.common.adopt_finished_job`). Stop asks the worker to stop after the current
+iteration and keeps the model as of then. Identical settings pressed by several students
+are one training that all of them watch.
 
 Settings live in widgets with explicit keys, are validated field by field through
-:class:`~lrcore.config.TrainConfig` (its messages appear under the control concerned), and
-are mirrored in the URL's query parameters so that one link reproduces them.
+:meth:`~lrcore.config.TrainConfig.field_errors` (its messages appear under the control
+concerned), and are mirrored in the URL's query parameters
+(:meth:`~lrcore.config.TrainConfig.to_query`) so that one link reproduces them.
 """
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
 
-from lrcore.config import C_MAX, C_MIN, MIN_TRAIN_SIZE, PREPROCESS_MODES, TrainConfig
+from lrcore.config import (
+    C_MAX,
+    C_MIN,
+    MIN_TRAIN_SIZE,
+    PREPROCESS_MODES,
+    QUERY_FIELDS,
+    TrainConfig,
+)
 from lrcore.data import MnistData
+from lrcore.modelcache import recompute_metrics
 from lrcore.plots import training_curves
-from lrcore.train import TrainedModel, Training
+from lrcore.train import TrainedModel
 from pages.common import (
     CURRENT,
     DEFAULT_ID,
+    JOB,
+    JOB_NOTICE,
     LAST_TRAINED,
-    PENDING,
+    accuracy_text,
     add_run,
-    adopt_pending_training,
+    adopt_finished_job,
+    config_label,
     current_id,
+    engine,
+    engine_error,
     get_data,
     model_label,
-    runs,
+    owner,
     require_app_shell,
+    runs,
+    session_job,
+    stop_session_job,
 )
 
 require_app_shell()
@@ -63,9 +74,9 @@ WIDGET_KEYS = {
     "max_iter": "train_max_iter",
 }
 FIELDS = tuple(WIDGET_KEYS)
+assert FIELDS == QUERY_FIELDS  # the page's controls are exactly what a link carries
 K_C_SLIDER = "train_C_slider"
 
-REQUEST = "train_requested"  # set by the Train button's callback
 URL_READ = "train_url_read"  # the URL has been read once in this session
 ORIGINS = "train_run_origins"  # run id -> "uploaded <file>" (others were trained here)
 UPLOADS = "train_uploads_seen"  # file_id -> (kind, message) of processed uploads
@@ -87,9 +98,9 @@ STATUS_LABELS = {"converged": "converged", "max_iter": "hit max_iter",
 # 1-2-5 steps per decade: a log scale whose every stop is a number people can say.
 C_GRID = tuple(float(f"{m}e{e}") for e in range(-4, 4) for m in (1, 2, 5)) + (1e4,)
 TOL_GRID = tuple(float(f"1e{e}") for e in range(-8, 0))
-# ~6-7 redraws per second: smooth to the eye, and the plotly JSON and the browser's
-# re-render stay a small fraction of the training time even when iterations take 10 ms.
-REDRAW_SECONDS = 0.15
+# How often the live panel polls the engine: twice a second is smooth enough for curves
+# and keeps a class of watching students cheap for the server (one small rerun each).
+POLL_SECONDS = 0.5
 
 
 # ----------------------------------------------------------------------------- settings
@@ -102,13 +113,6 @@ def page_defaults(data: MnistData) -> TrainConfig:
 
 def fmt_number(x: float) -> str:
     return f"{x:.12g}"
-
-
-def describe(cfg: TrainConfig) -> str:
-    """Short label of settings, e.g. "L1, C=0.01, 5,000 digits" (as model_label says it)."""
-    pen = PENALTY_LABELS["none" if cfg.penalty is None else cfg.penalty]
-    C = "" if cfg.penalty is None else f", C={cfg.C:g}"
-    return f"{pen}{C}, {cfg.train_size:,} digits"
 
 
 def snap_C(C: float) -> float:
@@ -137,67 +141,14 @@ def widget_values(cfg: TrainConfig) -> dict[str, Any]:
     return out
 
 
-def config_from_params(params: Mapping[str, Any], defaults: TrainConfig,
-                       data: MnistData) -> tuple[TrainConfig, str | None]:
-    """Settings from URL query parameters over ``defaults``; (defaults, warning) if invalid."""
-    given = {k: params[k] for k in FIELDS if k in params}
-    if not given:
-        return defaults, None
-    try:
-        cfg = TrainConfig.from_dict({**defaults.to_dict(), **given})
-        cfg.check_sizes(data.n_train, data.n_test)
-    except ValueError as e:
-        return defaults, (f"The settings in this link could not be used ({e}), so the page "
-                          "shows the default settings instead.")
-    return cfg, None
-
-
-def url_params(cfg: TrainConfig) -> dict[str, str]:
-    """The training settings as query parameters (C only with a penalty, l1_ratio only
-    for elastic-net: a link shows what matters)."""
-    d = cfg.to_dict()
-    out = {}
-    for k in FIELDS:
-        v = d[k]
-        out[k] = ("true" if v else "false") if isinstance(v, bool) else (
-            fmt_number(v) if isinstance(v, float) else str(v))
-    if cfg.penalty is None:
-        del out["C"]
-    if cfg.penalty != "elasticnet":
-        del out["l1_ratio"]
-    return out
-
-
 def validate(values: Mapping[str, Any], n_train: int,
              n_test: int) -> tuple[TrainConfig | None, dict[str, str]]:
-    """(config or None, field -> message). Each field is checked alone through TrainConfig,
-    so every control gets its own message, not just the first failure."""
-    errors: dict[str, str] = {}
-    values = dict(values)
-    if values["penalty"] == "none":
-        values["C"] = math.inf  # C is unused; whatever is typed in the box does not matter
-    for name in FIELDS:
-        probe = {name: values[name]}
-        if name == "C":
-            probe["penalty"] = values["penalty"] if "penalty" not in errors else "l2"
-        try:
-            TrainConfig(**probe)
-        except ValueError as e:
-            errors[name] = str(e)
-    for name in ("train_size", "test_size"):
-        if name not in errors:
-            try:
-                TrainConfig(**{name: values[name]}).check_sizes(
-                    n_train if name == "train_size" else 10**9,
-                    n_test if name == "test_size" else 10**9)
-            except ValueError as e:
-                errors[name] = str(e)
+    """(config or None, field -> message): every control gets its own message."""
+    errors = TrainConfig.field_errors(values, n_train, n_test)
     if errors:
         return None, errors
-    try:
-        return TrainConfig(**values), {}
-    except ValueError as e:  # a rule between fields
-        return None, {"": str(e)}
+    return TrainConfig(**{**values, "C": math.inf if values["penalty"] == "none"
+                          else values["C"]}), {}
 
 
 def advice(values: Mapping[str, Any]) -> dict[str, str]:
@@ -213,19 +164,20 @@ def advice(values: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _settings_from_url(data: MnistData) -> str | None:
+def _settings_from_url(data: MnistData) -> list[str]:
     """On the session's first visit, give every settings widget its value from the URL (or
     the defaults). Afterwards the widgets keep their values themselves, also while hidden
-    or while the user is on another page (``persist_state="session"``). Returns a warning
-    about an unusable link, if any."""
+    or while the user is on another page (``persist_state="session"``). Returns notes about
+    the link's parameters that could not be used as given."""
     ss = st.session_state
     if ss.get(URL_READ):
-        return None
+        return []
     ss[URL_READ] = True
-    cfg, warning = config_from_params(st.query_params.to_dict(), page_defaults(data), data)
+    params = {k: st.query_params.get_all(k) for k in st.query_params}
+    cfg, notes = TrainConfig.from_query(params, page_defaults(data), data.n_train, data.n_test)
     for key, v in widget_values(cfg).items():
         ss[key] = v
-    return warning
+    return notes
 
 
 def _read_values() -> dict[str, Any]:
@@ -235,7 +187,7 @@ def _read_values() -> dict[str, Any]:
 def _sync_url(cfg: TrainConfig) -> None:
     """Write the settings into the URL; only what changed (each write is a message)."""
     qp = st.query_params
-    want = url_params(cfg)
+    want = cfg.to_query()
     for k in FIELDS:
         if k in want and qp.get(k) != want[k]:
             qp[k] = want[k]
@@ -256,8 +208,19 @@ def _on_C_text() -> None:
         st.session_state[K_C_SLIDER] = snap_C(C)
 
 
-def _request_training() -> None:
-    st.session_state[REQUEST] = True
+def _start_training() -> None:
+    """The Train button: submit the settings to the engine (nothing runs in this script)."""
+    data = get_data()
+    cfg, errors = validate(_read_values(), data.n_train, data.n_test)
+    eng = engine()
+    if cfg is None or eng is None:
+        return  # the page shows why
+    try:
+        job = eng.submit_training(cfg, data, owner=owner())
+    except Exception as e:  # noqa: BLE001 - the engine went away between two clicks
+        st.session_state[JOB_NOTICE] = ("error", f"The training could not be started: {e}")
+        return
+    st.session_state[JOB] = job.key
 
 
 # ----------------------------------------------------------------------------- runs
@@ -274,21 +237,6 @@ def read_model_file(raw: bytes) -> TrainedModel:
         raise ValueError(f"this model expects {n_features} inputs per digit, but MNIST "
                          "digits have 784 pixels (28 x 28)")
     return model
-
-
-def _finalize_interrupted(pending: dict[str, Any]) -> None:
-    """Called in the ``finally`` of the loop while a Stop, a click or a page switch is on
-    its way out of this run. It must not raise (that would replace the interruption), and a
-    page switch makes every ``st.*`` call raise again: so first compute the model in plain
-    Python, then try to store it; whatever is left undone, the sidebar of the next run
-    (any page) finishes with the model already computed."""
-    try:
-        run: Training = pending["training"]
-        if run.latest is not None and pending.get("model") is None:
-            pending["model"] = run.result()
-        adopt_pending_training()
-    except BaseException:  # noqa: BLE001 - see docstring
-        pass
 
 
 def runs_table(items: Mapping[str, TrainedModel], current: str,
@@ -434,52 +382,52 @@ def _controls(data: MnistData, values: Mapping[str, Any], errors: Mapping[str, s
             _message(errors, warn, name)
 
 
-def _train_live(cfg: TrainConfig, data: MnistData) -> None:
-    """Train with a live chart; the run is stored whatever ends the loop (see module doc)."""
-    st.subheader(f"Training: {describe(cfg)}")
-    chart = st.empty()
-    chart.plotly_chart(training_curves([]), key="train_live_0")  # axes now: no jump later
-    bar = st.progress(0.0, text=f"Preparing {cfg.train_size:,} digits…")
-    interrupted, failure, gen = True, None, None
-    pending: dict[str, Any] = {}
-    last_draw, n_draws = 0.0, 0
-    test = ""  # the latest test accuracy, for the progress text
-    try:
-        run = Training(cfg, data)
-        pending.update(training=run, progress=None, model=None)
-        st.session_state[PENDING] = pending
-        gen = iter(run)
-        for p in gen:
-            # The Training holds the model as of this iteration; the reference in session
-            # state is all a Stop needs. Storing the Progress too costs nothing.
-            pending["progress"] = p
-            now = time.perf_counter()
-            if now - last_draw >= REDRAW_SECONDS or p.status != "running":
-                n_draws += 1
-                chart.plotly_chart(training_curves(run.model.history_),
-                                   key=f"train_live_{n_draws}")
-                if p.test_accuracy is not None:  # None on iterations not evaluated
-                    test = f" · test accuracy {p.test_accuracy:.1%}"
-                bar.progress(min(p.iteration / cfg.max_iter, 1.0),
-                             text=f"Iteration {p.iteration} of at most {cfg.max_iter} · "
-                                  f"{p.elapsed:.1f} s{test}")
-                last_draw = time.perf_counter()
-        interrupted = False
-        bar.progress(1.0, text="Computing the test metrics…")
-    except Exception as e:  # a genuine failure (Stop and reruns are BaseExceptions)
-        interrupted, failure = False, e
-    finally:
-        if gen is not None:
-            gen.close()
-        if interrupted and pending:  # Stop, another click, another page
-            _finalize_interrupted(pending)
-    rid = adopt_pending_training() if pending else None
-    if failure is not None:
-        st.session_state[NOTICE] = (
-            "error", f"Training failed: {failure}" + (
-                f" The model as of the last finished iteration is kept as {rid}." if rid
-                else ""))
-    st.rerun()  # redraw the page with the controls enabled and the run in the table
+def _latest_test(history: Sequence[Mapping[str, Any]]) -> tuple[int, float] | None:
+    """(iteration, test accuracy) of the last evaluated iteration (test values are skipped
+    on some iterations to keep the live curves cheap), or None."""
+    for rec in reversed(history):
+        if rec.get("test_accuracy") is not None:
+            return rec["iteration"], rec["test_accuracy"]
+    return None
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _curves(key: str, n: int, _history: tuple) -> Any:
+    """The live chart of a job after ``n`` records: built once per (job, n) for every
+    student watching the same training."""
+    return training_curves(list(_history))
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _live_panel() -> None:
+    """The session's training, polled from the engine: its place in the queue, or its live
+    curves; Stop / Cancel. When it has ended, the whole page reruns to show the run."""
+    job = session_job()
+    if job is None or not job.active:
+        adopt_finished_job()
+        st.rerun()
+    st.subheader(f"Training: {config_label(job.config)}")
+    if job.state == "queued":
+        st.info(f"Waiting for a free worker: {job.describe()}. The training starts by itself; "
+                "you can visit other pages meanwhile (the sidebar shows it).",
+                icon=":material/hourglass_top:")
+        st.button("Cancel", key="train_cancel", on_click=stop_session_job,
+                  icon=":material/close:")
+        return
+    history = job.history
+    st.plotly_chart(_curves(job.key, len(history), tuple(history)), key="train_live")
+    last = history[-1] if history else None
+    test = _latest_test(history)
+    text = (f"Iteration {last['iteration']} of at most {job.config.max_iter} · "
+            f"{last['elapsed']:.1f} s" if last else "Starting…")
+    if test is not None:
+        text += f" · test accuracy {test[1]:.1%} (at iteration {test[0]})"
+    frac = min(last["iteration"] / job.config.max_iter, 1.0) if last else 0.0
+    st.progress(frac, text=text)
+    if job.notice:
+        st.warning(job.notice[:1].upper() + job.notice[1:])
+    st.button("Stop", key="train_stop", on_click=stop_session_job, icon=":material/stop:",
+              help="Stops after the current iteration and keeps the model so far.")
 
 
 def _last_run_panel() -> None:
@@ -564,11 +512,15 @@ def _runs_section(busy: bool) -> None:
         if up.file_id not in seen:
             try:
                 m = read_model_file(up.getvalue())
+                # What a file says about its own accuracy is never shown: rescored here.
+                m = recompute_metrics(m, get_data(), test_size=get_data().n_test)
             except ValueError as e:
                 seen[up.file_id] = ("error", f"{up.name} was not added: {e}")
             else:
                 rid = add_run(m, make_current=False)
-                st.session_state.setdefault(ORIGINS, {})[rid] = f"uploaded {up.name}"
+                st.session_state.setdefault(ORIGINS, {})[rid] = (
+                    f"uploaded {up.name} (test metrics computed here on all "
+                    f"{get_data().n_test:,} test digits)")
                 st.session_state[SELECT_NEXT] = rid
                 seen[up.file_id] = ("success", f"{up.name} was added as {rid}; select it "
                                                "above to make it the current model.")
@@ -581,30 +533,25 @@ def _runs_section(busy: bool) -> None:
 def run() -> None:
     data = get_data()
     st.title("Train a model")
-    try:  # the sidebar does this first in the app; here for a page run on its own
-        adopt_pending_training()
-    except Exception as e:  # never leave the page broken over one lost run
-        st.session_state.pop(PENDING, None)
-        st.error(f"An interrupted training could not be kept: {e}")
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         getattr(st, notice[0])(notice[1])
-    link_warning = _settings_from_url(data)
-    if link_warning:
-        st.warning(link_warning)
+    for note in _settings_from_url(data):
+        st.warning(note)
+    eng = engine()
+    if eng is None:
+        st.error(f"Training is unavailable right now: {engine_error()}")
 
     values = _read_values()
     cfg, errors = validate(values, data.n_train, data.n_test)
-    busy = bool(st.session_state.pop(REQUEST, False)) and cfg is not None
+    busy = session_job() is not None
 
     left, right = st.columns([1, 2], gap="large")
     with left:
         _controls(data, values, errors, busy)
-        a, b = st.columns(2)
-        a.button("Train", key="train_go", type="primary", on_click=_request_training,
-                 disabled=cfg is None or busy, width="stretch")
-        b.button("Stop", key="train_stop", disabled=not busy, width="stretch",
-                 help="Stops after the current iteration and keeps the model so far.")
+        st.button("Train", key="train_go", type="primary", on_click=_start_training,
+                  disabled=cfg is None or busy or eng is None, width="stretch",
+                  help="Runs on the training engine: it goes on while you visit other pages.")
         if "" in errors:
             st.error(errors[""])
         elif cfg is None:
@@ -616,14 +563,10 @@ def run() -> None:
     _runs_section(busy)
 
     with right:
-        # One slot for the whole panel: a training run draws fewer elements than the
-        # summary, and without the slot the previous summary would linger, greyed out,
-        # under the live chart until the run ends.
-        with st.empty().container():
-            if busy:
-                _train_live(cfg, data)
-            else:
-                _last_run_panel()
+        if busy:
+            _live_panel()
+        else:
+            _last_run_panel()
 
 
 if __name__ == "__main__":  # Streamlit runs each page as __main__

@@ -1,26 +1,24 @@
 """The Train page (pages/train.py) through Streamlit's AppTest, on the genuine MNIST.
 
 What only a browser shows (the chart redrawn live, a real Stop click) is checked with
-Playwright elsewhere; here: validation messages, the Train button, runs and their table,
-URL query parameters, uploads, and a training cut short by an interruption.
+Playwright elsewhere; here: validation messages, the Train button, trainings on the real
+training engine (a Dask LocalCluster this test process starts on first use), Stop, a
+training that goes on while the student is on another page, runs and their table, URL query
+parameters, uploads.
 """
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from lrcore.config import TrainConfig
-from lrcore.train import Training, train
+from lrcore.train import train
+from pages.common import JOB
 from pages.common import LAST_TRAINED as LAST
-from pages.common import PENDING
-from pages.train import (
-    WIDGET_KEYS,
-    config_from_params,
-    page_defaults,
-    read_model_file,
-    url_params,
-    validate,
-)
+from pages.train import WIDGET_KEYS, read_model_file, validate
 
 RUNS, CURRENT = "runs", "current_run"
 
@@ -146,18 +144,36 @@ def test_validate_reports_every_bad_field():
 
 
 # ----------------------------------------------------------------------------- training
+def run_until(at: AppTest, done, timeout: float = 180.0) -> None:
+    """Rerun the page (as the live panel's polling does in a browser) until ``done(at)``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return
+        assert time.monotonic() < deadline, "the training did not end in time"
+        time.sleep(0.2)
+
+
+def has_runs(n: int = 1):
+    return lambda at: RUNS in at.session_state and len(at.session_state[RUNS]) >= n
+
+
 def test_training_a_small_model_adds_a_run_with_metrics(at):
     widget(at, "train_size").set_value(500).run()
     widget(at, "max_iter").set_value(20).run()
-    assert at.button(key="train_stop").disabled  # nothing to stop yet
 
     at.button(key="train_go").click().run()
 
     assert not at.exception, at.exception
+    assert JOB in at.session_state or has_runs()(at)  # on the engine, not in this script
+    run_until(at, has_runs())
     runs = at.session_state[RUNS]
     assert len(runs) == 1
     (rid, model), = runs.items()
     assert at.session_state[CURRENT] == rid and at.session_state[LAST] == rid
+    assert JOB not in at.session_state
     assert model.config.train_size == 500 and model.config.max_iter == 20
     s = model.summary
     assert 0.5 < s["test_accuracy"] <= 1 and s["test_log_loss"] > 0
@@ -169,77 +185,90 @@ def test_training_a_small_model_adds_a_run_with_metrics(at):
         assert any("did not converge" in i.value.lower() for i in at.info)
     table = at.dataframe[0].value
     assert list(table["run"]) == [rid] and table["train digits"][0] == 500
-    assert not at.button(key="train_go").disabled and at.button(key="train_stop").disabled
-
-
-def test_an_interrupted_training_is_kept_as_stopped(at, mnist):
-    cfg = TrainConfig(train_size=300, test_size=500, max_iter=50)
-    run = Training(cfg, mnist)
-    it = iter(run)
-    for _ in range(3):
-        progress = next(it)
-    at.session_state[PENDING] = {"training": run, "progress": progress}
-
-    at.run()
-
-    assert not at.exception
-    runs = at.session_state[RUNS]
-    assert len(runs) == 1
-    model = next(iter(runs.values()))
-    assert model.summary["status"] == "stopped" and model.summary["n_iter"] == 3
-    assert "test_accuracy" in model.summary
-    assert PENDING not in at.session_state
-    assert any("stopped by the user after 3 iterations" in w.value.lower() for w in at.warning)
-    assert list(at.dataframe[0].value["status"]) == ["stopped by the user"]
-
-
-def test_an_interruption_inside_the_loop_keeps_the_model(at, monkeypatch):
-    """A click during training raises inside the loop (here: at the 2nd redraw); the
-    finally clause stores the model before the interruption leaves the script."""
-    import lrcore.plots
-    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
-
-    real, calls = lrcore.plots.training_curves, []
-
-    def interrupting(history, **kw):
-        calls.append(len(history))
-        if len(calls) == 2:
-            raise StopException()
-        return real(history, **kw)
-
-    monkeypatch.setattr(lrcore.plots, "training_curves", interrupting)
-    widget(at, "train_size").set_value(2000).run()
-    widget(at, "max_iter").set_value(200).run()
-    at.button(key="train_go").click().run()
-
-    runs = at.session_state[RUNS]
-    assert len(runs) == 1
-    model = next(iter(runs.values()))
-    assert model.summary["status"] == "stopped" and model.summary["n_iter"] >= 1
-    assert "test_accuracy" in model.summary
-    at.run()
-    assert not at.exception
     assert not at.button(key="train_go").disabled
 
 
-def test_the_next_page_adopts_a_training_cut_short_by_a_page_switch(env, mnist):
-    """A page switch stops the Train page with a StopException that fires again at every
-    st.* call, so its finally clause can only compute the model; the next run of any page
-    (here Home, through the shared sidebar) stores it and makes it current."""
-    run = Training(TrainConfig(train_size=300, test_size=500, max_iter=50), mnist)
-    it = iter(run)
-    for _ in range(4):
-        progress = next(it)
-    model = run.result()
-    at = AppTest.from_file("../app.py", default_timeout=60)
-    at.session_state[PENDING] = {"training": run, "progress": progress, "model": model}
-    at.run()
+def start_long_training(at: AppTest) -> None:
+    """A training that takes many iterations (stopped by the tests long before its end)."""
+    widget(at, "train_size").set_value(3000).run()
+    widget(at, "max_iter").set_value(5000).run()
+    widget(at, "tol").set_value(1e-8).run()
+    at.button(key="train_go").click().run()
+    assert not at.exception, at.exception
+    assert at.button(key="train_go").disabled  # one training per student at a time
+
+
+def test_stop_keeps_the_model_as_of_then(at):
+    start_long_training(at)
+    run_until(at, lambda at: any("Iteration" in p.proto.text and "Iteration 1 " not in
+                                 p.proto.text for p in at.get("progress")))
+    at.button(key="train_stop").click().run()
+    run_until(at, has_runs())
+    (rid, model), = at.session_state[RUNS].items()
+    s = model.summary
+    assert s["status"] == "stopped" and 1 <= s["n_iter"] < 5000
+    assert 0.5 < s["test_accuracy"] <= 1
+    assert any("stopped by the user" in w.value.lower() for w in at.warning)
+    assert list(at.dataframe[0].value["status"]) == ["stopped by the user"]
+    assert not at.button(key="train_go").disabled
+
+
+def test_a_training_goes_on_while_the_student_is_on_another_page(at):
+    """Leaving the Train page no longer stops the training: the sidebar shows it, and the
+    run is stored on whatever page is open when it ends."""
+    widget(at, "train_size").set_value(2000).run()
+    widget(at, "max_iter").set_value(60).run()
+    at.button(key="train_go").click().run()
+    at.switch_page("pages/home.py").run()
     assert not at.exception
-    (rid, kept), = at.session_state[RUNS].items()
-    assert kept is model and at.session_state[CURRENT] == rid
-    assert kept.summary["status"] == "stopped" and kept.summary["n_iter"] == 4
+    if JOB in at.session_state:  # still running: the sidebar says so and offers Stop
+        assert any("Training" in c.value for c in at.sidebar.caption)
+    run_until(at, has_runs())
+    (rid, model), = at.session_state[RUNS].items()
+    assert model.summary["n_iter"] >= 1 and at.session_state[CURRENT] == rid
     assert any(rid in m.value for m in at.sidebar.markdown)
-    assert PENDING not in at.session_state
+
+
+def test_two_students_with_the_same_settings_share_one_training(env):
+    a, b = open_train(), open_train()
+    for at in (a, b):
+        widget(at, "train_size").set_value(1500).run()
+        widget(at, "max_iter").set_value(25).run()
+    a.button(key="train_go").click().run()
+    b.button(key="train_go").click().run()
+    key_a = a.session_state[JOB] if JOB in a.session_state else None
+    key_b = b.session_state[JOB] if JOB in b.session_state else None
+    if key_a and key_b:
+        assert key_a == key_b  # one job on the engine
+    run_until(a, has_runs())
+    run_until(b, has_runs())
+    (_, ma), = a.session_state[RUNS].items()
+    (_, mb), = b.session_state[RUNS].items()
+    assert ma is not mb  # each session has its own copy ...
+    np.testing.assert_array_equal(ma.model.coef_, mb.model.coef_)  # ... of the same run
+
+
+def test_a_queued_training_says_its_place_and_can_be_cancelled(at, mnist):
+    from pages.common import _engine
+
+    eng = _engine()
+    blockers = [eng.submit_training(TrainConfig(train_size=3000, test_size=500, max_iter=5000,
+                                                tol=1e-8, seed=s, shuffle=True), mnist,
+                                    owner=f"test:blocker{s}") for s in range(eng.slots)]
+    try:
+        widget(at, "train_size").set_value(700).run()
+        at.button(key="train_go").click().run()
+        run_until(at, lambda at: any("in line" in i.value or "Waiting" in i.value
+                                     for i in at.info), timeout=60)
+        at.button(key="train_cancel").click().run()
+        # The run that notices the end says so once, in the sidebar.
+        if JOB in at.session_state:
+            run_until(at, lambda at: JOB not in at.session_state, timeout=60)
+        assert any("cancelled" in w.value for w in at.sidebar.warning)
+        assert RUNS not in at.session_state or not at.session_state[RUNS]
+    finally:
+        for job in blockers:
+            job.stop()
 
 
 def test_settings_survive_a_page_switch(at):
@@ -265,30 +294,32 @@ def test_query_params_restore_the_settings(env):
     assert widget(at, "shuffle").value is True and widget(at, "seed").value == 7
     assert widget(at, "multi_class").value == "ovr"
     assert widget(at, "tol").value == 0.001
-    assert at.warning.len == 0 or not any("link" in w.value for w in at.warning)
+    assert not any("link" in w.value for w in at.warning)
     assert not at.button(key="train_go").disabled
 
 
-@pytest.mark.parametrize("query", [
-    {"C": "abc"}, {"penalty": "l3"}, {"train_size": "999999"}, {"max_iter": "-4"},
+@pytest.mark.parametrize("query, named", [
+    ({"C": "abc", "penalty": "l1"}, "C='abc'"), ({"penalty": "l3", "C": "0.5"}, "penalty='l3'"),
+    ({"max_iter": "-4", "penalty": "l1"}, "max_iter='-4'"), ({"C": "inf"}, "C='inf'"),
 ])
-def test_invalid_query_params_warn_and_use_defaults(env, query):
+def test_a_bad_link_parameter_is_named_and_the_others_kept(env, query, named):
     at = open_train(query)
-    assert any("could not be used" in w.value for w in at.warning)
-    assert widget(at, "penalty").value == "l2" and widget(at, "C").value == "1"
-    assert widget(at, "max_iter").value == 100
+    (warning,) = [w.value for w in at.warning if "link" in w.value]
+    assert named in warning and "the other settings were applied" in warning
+    for k, v in query.items():  # the valid ones are used
+        if f"{k}=" not in warning and k in ("penalty", "C"):
+            assert str(widget(at, k).value) == v
     assert not at.button(key="train_go").disabled
     assert at.query_params["max_iter"] == "100"  # the URL now shows what is used
 
 
-def test_url_params_round_trip(mnist):
-    cfg = TrainConfig(penalty="elasticnet", C=0.02, l1_ratio=0.3, train_size=5000,
-                      test_size=2000, shuffle=True, seed=3, tol=1e-5, max_iter=40,
-                      preprocess="standardize", multi_class="ovr")
-    params = url_params(cfg)
-    assert all(isinstance(v, str) for v in params.values())
-    back, warning = config_from_params(params, page_defaults(mnist), mnist)
-    assert warning is None and back == cfg
+def test_a_link_asking_for_more_digits_than_the_data_has_is_clamped(env):
+    at = open_train({"penalty": "l1", "C": "0.01", "preprocess": "standardize",
+                     "train_size": "99999999"})
+    assert widget(at, "penalty").value == "l1" and widget(at, "C").value == "0.01"
+    assert widget(at, "preprocess").value == "standardize"
+    assert widget(at, "train_size").value == 60000
+    assert any("this data has 60,000" in w.value for w in at.warning)
 
 
 # ----------------------------------------------------------------------------- runs
@@ -320,9 +351,28 @@ def test_good_upload_joins_the_runs(at, small_models):
     (rid, model), = runs.items()
     assert model.config.penalty == "l1"
     assert any(f"added as {rid}" in s.value for s in at.success)
-    assert at.dataframe[0].value["origin"][0] == "uploaded mine.npz"
+    assert at.dataframe[0].value["origin"][0].startswith("uploaded mine.npz (test metrics "
+                                                         "computed here")
     at.run()  # the same file still in the uploader is not added twice
     assert len(at.session_state[RUNS]) == 1
+
+
+def test_an_uploaded_files_claims_are_not_believed(at, small_models):
+    import copy
+
+    liar = copy.deepcopy(small_models[0])
+    liar.summary.update(test_accuracy=1.5, test_log_loss=-3.0)
+    at.file_uploader(key="train_upload").set_value(("liar.npz", liar.to_bytes(),
+                                                     "application/zip"))
+    at.run()
+    (rid, model), = at.session_state[RUNS].items()
+    acc = model.summary["test_accuracy"]
+    assert 0 < acc < 1 and model.summary["test_log_loss"] > 0
+    assert at.dataframe[0].value["test accuracy"][0] == pytest.approx(acc)
+    at.selectbox(key="train_run_select").set_value(rid).run()
+    at.button(key="train_make_current").click().run()
+    assert any("test accuracy 1.5" not in m.value and f"{acc:.3f}" in m.value
+               for m in at.sidebar.markdown)
 
 
 def test_make_current_and_delete(at, small_models):
@@ -359,6 +409,6 @@ def test_home_page_offers_train_and_draw(env):
     at = AppTest.from_file("../app.py", default_timeout=60).run()
     assert not at.exception
     links = [el.proto.label for el in at.get("page_link")]
-    assert links == ["Train a model", "Draw a digit"]
+    assert links == ["**Train a model**", "**Draw a digit**"]
     text = " ".join(m.value for m in at.markdown)
     assert "60,000 training" in text and "Default model" in text
