@@ -1,4 +1,4 @@
-"""lrcore.engine on a real Dask LocalCluster (2 worker processes x 1 thread): trainings
+"""lrcore.engine on its real embedded Dask cluster (2 worker processes x 1 thread): trainings
 equal the in-process ones, progress streams, Stop keeps the latest iterate, the queue is
 FIFO and visible, identical settings are trained once, one owner holds one slot, gone
 owners lose their queued work, and a training runs whether or not anyone polls it."""

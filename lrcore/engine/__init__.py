@@ -1,7 +1,7 @@
 """The training engine: trainings and experiment steps on Dask distributed, outside the
 web process (see :mod:`lrcore.engine.core` for the queue's rules).
 
-    engine = get_engine()                       # LR_SCHEDULER, or an embedded LocalCluster
+    engine = get_engine()                       # LR_SCHEDULER, or an embedded cluster
     job = engine.submit_training(cfg, data, owner=session_id)
     job.state, job.position, job.eta_seconds, job.latest, job.history, job.latest_coef
     job.stop(owner=session_id); model = job.result()

@@ -2,7 +2,8 @@
 
 One :class:`Engine` per web process. It connects to the scheduler named by
 ``LR_SCHEDULER`` (``--scheduler`` on the CLI) or, when that is unset, starts an embedded
-``LocalCluster`` (worker processes, one thread each, a memory limit from
+cluster of its own (:mod:`lrcore.engine.local`: a ``dask scheduler`` and ``dask worker``
+child processes on 127.0.0.1, one thread per worker, a memory limit from
 ``LR_ENGINE_MEMORY``). Nothing here blocks on a training: a page submits, gets a
 :class:`Job` and polls it.
 
@@ -200,40 +201,46 @@ class Job:
                               tasks.unpack_array(msg["intercept"]))
 
     def _on_done(self) -> None:
-        """Settle a finished future: fetch its (small) result or its error."""
+        """Settle a finished future: fetch its (small) result or its error.
+
+        The state is assigned last: readers poll it without the lock and must find the
+        history, summary or error complete once it is no longer active.
+        """
         with self._lock:
             if self._state not in ACTIVE:
                 return
             f = self.future
+            state, exc = None, None
             if f.status == "finished":
                 try:
                     res = f.result(timeout=30)
                 except Exception as e:  # noqa: BLE001 - reported to the student
-                    self._fail(e)
-                    return
-                self._result = res
-                self._state = "stopped" if res["status"] == "stopped" else "done"
-                if res["model"] is not None:
-                    model = self._model_from_result()
-                    self._history = list(model.history)
-                    self._summary = dict(model.summary)
-                self.engine._record_duration(res.get("seconds"), self.config)
+                    exc = e
+                else:
+                    self._result = res
+                    if res["model"] is not None:
+                        model = self._model_from_result()
+                        self._history = list(model.history)
+                        self._summary = dict(model.summary)
+                    self.engine._record_duration(res.get("seconds"), self.config)
+                    state = "stopped" if res["status"] == "stopped" else "done"
             elif f.status == "cancelled":
-                self._state = "stopped" if self._run is not None else "cancelled"
+                state = "stopped" if self._run is not None else "cancelled"
             else:  # "error" (or "lost")
                 try:
                     exc = f.exception(timeout=30)
                 except Exception as e:  # noqa: BLE001
                     exc = e
-                self._fail(exc)
             self.finished_at = time.time()
+            if state is None:
+                self._error = self._failure_message(exc)
+                state = "error"
+            self._state = state
             self.engine._job_finished(self)
 
-    def _fail(self, exc: BaseException) -> None:
+    def _failure_message(self, exc: BaseException | None) -> str:
         from distributed.scheduler import KilledWorker
 
-        self._state = "error"
-        self.finished_at = time.time()
         if isinstance(exc, KilledWorker):
             what = ("the worker running your training was lost (killed, or over its "
                     f"memory limit{self.engine.memory_text}) ")
@@ -244,7 +251,7 @@ class Job:
             what = f"the training failed on its worker: {type(exc).__name__}: {exc}"
         if self._coef is not None:
             what += f"; here is the model as of iteration {self._coef[0]}"
-        self._error = what
+        return what
 
     # -- state for pages
     def _settle(self) -> None:
@@ -541,7 +548,7 @@ class Engine:
     ----------
     scheduler : str or None
         Address of an existing scheduler (``tcp://host:8786``); None = ``$LR_SCHEDULER``,
-        and if that is unset too, an embedded ``LocalCluster``.
+        and if that is unset too, an embedded cluster (:mod:`lrcore.engine.local`).
     n_workers : int or None
         Embedded cluster only; None = :func:`default_workers`.
     memory : str or None
@@ -566,7 +573,6 @@ class Engine:
                  keep_seconds: float = KEEP_SECONDS, keep_finished: int = KEEP_FINISHED
                  ) -> None:
         import cloudpickle
-        import dask
         from distributed import Client
 
         from lrcore.engine import on_scheduler
@@ -590,24 +596,18 @@ class Engine:
                     f"cannot reach the training engine at {self.scheduler}: "
                     f"{_reason(e)}; unset {SCHEDULER_ENV} to use a local one") from None
         else:
-            from distributed import LocalCluster
+            from lrcore.engine.local import LocalProcesses
 
             n = n_workers or default_workers()
             total = parse_bytes(memory or os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY)
             per_worker = total // n
             self.memory_text = f" of {per_worker / 2**20:,.0f} MB"
             try:
-                # Read when the (in-process) scheduler starts: queue on the scheduler, not
-                # on busy workers (FIFO, accurate positions); one retry after a lost
-                # worker; short event logs (each kept coefficient message is 31 KB).
-                with dask.config.set({"distributed.scheduler.worker-saturation": 1.0,
-                                      "distributed.scheduler.allowed-failures": 1,
-                                      "distributed.admin.low-level-log-length": 100}):
-                    self.cluster = LocalCluster(
-                        n_workers=n, threads_per_worker=1, processes=True,
-                        memory_limit=per_worker, host="127.0.0.1", scheduler_port=0,
-                        dashboard_address=None, silence_logs=40)
-                self.client = Client(self.cluster, set_as_default=False)
+                self.cluster = LocalProcesses(n, per_worker)
+                self.client = Client(self.cluster.address, timeout=f"{timeout}s",
+                                     set_as_default=False)
+                self.client.wait_for_workers(
+                    n, timeout=max(5.0, self.cluster.deadline - time.monotonic()))
             except Exception as e:  # noqa: BLE001 - any start failure is the same message
                 if self.cluster is not None:
                     self.cluster.close()
@@ -631,6 +631,9 @@ class Engine:
                                         name="lrcore-engine-reaper")
         self._reaper.start()
         if self.embedded:
+            import atexit
+
+            atexit.register(self.close)  # no child processes left behind at exit
             # Import lrcore and load MNIST on every worker now, not at the first Train.
             self.client.run(tasks.warm_up, wait=False)
 
@@ -643,7 +646,9 @@ class Engine:
 
     def close(self) -> None:
         """Disconnect (and stop the embedded cluster). Running trainings of an embedded
-        cluster end with it; on an existing scheduler they are released."""
+        cluster end with it; on an existing scheduler they are released. Idempotent."""
+        if self._closed.is_set():
+            return
         self._closed.set()
         try:
             for topic in (tasks.PROGRESS_TOPIC, tasks.COEF_TOPIC):
@@ -663,7 +668,7 @@ class Engine:
         return self._queue_view().slots
 
     def describe(self) -> str:
-        where = "embedded local cluster" if self.embedded else "scheduler"
+        where = "embedded cluster (child processes)" if self.embedded else "scheduler"
         return f"{where} at {self.address}, {self.slots} worker slot(s){self.memory_text}"
 
     # -- owners
