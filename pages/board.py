@@ -240,7 +240,8 @@ def board_view(code: str, token: str | None) -> None:
     st.session_state[SHOWN] = (code, v)
     for note in snap.notes:
         st.warning(md_escape(note))
-    st.markdown(f"### Runs ({len(snap.rows)})")
+    n_hidden = sum(r.hidden for r in snap.rows)
+    st.markdown(f"### Runs ({len(snap.rows)})" + (f" · {n_hidden} hidden" if n_hidden else ""))
     if not snap.rows:
         st.info("No run published yet. Train a model (Train page), then publish it above.")
     else:
