@@ -4,9 +4,11 @@ FIFO and visible, identical settings are trained once, one owner holds one slot,
 owners lose their queued work, and a training runs whether or not anyone polls it."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas.testing as pd_testing
@@ -309,3 +311,53 @@ def test_stop_of_a_shared_run_only_detaches_while_others_watch(engine, mnist, st
     assert snap.predict_proba_pixels(mnist.X_test[:3]).shape == (3, 10)
     job.stop(owner="watcher-b")  # the last one watching: now it really stops
     assert job.wait(60) == "stopped"
+
+
+# ----------------------------------------------------------------------------- settings
+
+def test_an_unguarded_main_script_can_start_the_embedded_engine(tmp_path, mnist_dir):
+    # `streamlit run app.py` runs the app as __main__ with no `if __name__ == "__main__"`
+    # guard: the engine's worker processes must not re-run it (LocalCluster's would).
+    script = tmp_path / "app_like.py"
+    script.write_text(
+        "from lrcore.config import TrainConfig\n"
+        "from lrcore.data import load_mnist\n"
+        "from lrcore.engine import Engine\n"
+        "engine = Engine(n_workers=1, memory='1GB')\n"
+        "job = engine.submit_training(TrainConfig(train_size=200, test_size=100, max_iter=5),"
+        " load_mnist('auto'))\n"
+        "print('STATE', job.wait(120))\n"
+        "engine.close()\n")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=240, cwd=tmp_path,
+                         env={**os.environ, "MNIST_DIR": str(mnist_dir), "PYTHONPATH": str(root)})
+    assert "STATE done" in out.stdout, out.stderr[-2000:]
+
+
+def test_engine_settings_from_the_environment(monkeypatch):
+    from lrcore.engine import default_workers
+    from lrcore.engine.core import parse_bytes
+
+    monkeypatch.setenv("LR_ENGINE_WORKERS", "3")
+    assert default_workers() == 3
+    monkeypatch.setenv("LR_ENGINE_WORKERS", "many")
+    with pytest.raises(ValueError, match="LR_ENGINE_WORKERS must be a whole number"):
+        default_workers()
+    assert parse_bytes("1.2GB") == 1_200_000_000
+    with pytest.raises(ValueError, match="LR_ENGINE_MEMORY must be a size"):
+        parse_bytes("lots")
+    with pytest.raises(ValueError, match="at least 100MB"):
+        parse_bytes("10MB")
+
+
+@pytest.mark.timeout(60)
+def test_lr_scheduler_points_the_engine_at_a_scheduler(monkeypatch):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("LR_SCHEDULER", f"tcp://127.0.0.1:{port}")
+    with pytest.raises(EngineUnavailable, match=f"tcp://127.0.0.1:{port}"):
+        Engine(timeout=2)
