@@ -223,15 +223,15 @@ def run_training(key: str, config: dict, info: dict, settings: dict | None = Non
     dict
         ``model``: :meth:`TrainedModel.to_bytes` (None if stopped before the first
         iteration), ``status`` ("converged", "max_iter", "stalled", "stopped"), ``run``,
-        ``worker`` (address), ``seconds`` (wall time of the run).
+        ``worker`` (address), ``seconds`` (wall time of the run, data loading excluded).
     """
     from lrcore.config import TrainConfig
     from lrcore.train import Training
 
-    t0 = time.perf_counter()
     settings = {**DEFAULTS, **(settings or {})}
     cfg = TrainConfig.from_dict(config)
     data = worker_data(info)
+    t0 = time.perf_counter()  # after the (once per worker) data load: the ETAs use this
     pub = _Publisher(key, settings)
     stop = _StopFlag(key, settings["stop_interval"])
     with _limited(), warnings.catch_warnings():
