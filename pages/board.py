@@ -47,6 +47,7 @@ from pages.common import current_model, get_data, model_label, require_app_shell
 require_app_shell()
 
 SHOWN = "board_shown_version"  # (code, version) the page last drew
+JUST_CREATED = "board_just_created"  # the class was created in the last run
 
 
 def page_url(query: dict[str, str]) -> str:
@@ -108,6 +109,7 @@ def _do_create() -> None:
         return
     st.session_state[CLASS] = info.code
     st.session_state[TEACHER] = token
+    st.session_state[JUST_CREATED] = True
 
 
 def _do_publish(code: str) -> None:
@@ -133,18 +135,18 @@ def _moderate(action: str, *args) -> None:
 def start_or_join() -> None:
     left, right = st.columns(2, gap="large")
     with left.container(border=True):
-        st.subheader("Join a class")
+        st.markdown("#### Join a class")
         st.text_input("Class code", max_chars=12, key="board_join_code",
                              placeholder="e.g. K7QX2M",
                              help="The six characters your teacher shows.")
         st.button("Join", key="board_join", type="primary", icon=":material/login:",
                   on_click=_do_join)
     with right.container(border=True):
-        st.subheader("Start a class (teacher)")
+        st.markdown("#### Start a class (teacher)")
         st.text_input("Class name", max_chars=TITLE_MAX, key="board_new_title",
                               placeholder="e.g. Stats 101, Tuesday")
         st.number_input("Challenge: at least this many zero weights (%)", 0.0,
-                                 100.0, 0.0, step=10.0, key="board_new_sparsity",
+                                 100.0, 0.0, step=10.0, format="%.0f", key="board_new_sparsity",
                                  help="The board marks the most accurate run among those "
                                       "with at least this share of weights exactly zero "
                                       "(0: simply the most accurate run).")
@@ -164,10 +166,14 @@ def start_or_join() -> None:
 def class_header(info, token: str | None) -> None:
     st.subheader(md_escape(info.title))
     st.markdown(f"**Challenge:** {md_escape(info.challenge)}")
-    cols = st.columns([1, 1, 2])
-    cols[0].metric("Join code", info.code)
-    cols[1].metric("Status", "closed" if info.closed else "open")
-    with cols[2]:
+    cols = st.columns([1, 2], vertical_alignment="center")
+    with cols[0]:
+        st.metric("Join code", info.code)
+        if info.closed:
+            st.badge("closed: accepts nothing new", icon=":material/lock:", color="red")
+        else:
+            st.badge("open", icon=":material/lock_open:", color="green")
+    with cols[1]:
         settings = settings_params(info.settings_query)
         if settings:
             st.page_link("pages/train.py", label="Train with the class's settings",
@@ -176,7 +182,9 @@ def class_header(info, token: str | None) -> None:
         st.button("Leave this class", key="board_leave", on_click=leave,
                   icon=":material/logout:")
     if token:
-        with st.expander("Links to share (teacher)", expanded=True):
+        # Open right after the class was made; later it only takes room on the projector.
+        with st.expander("Links to share (teacher)",
+                         expanded=st.session_state.pop(JUST_CREATED, False)):
             st.caption("Student link: joins the class (and opens Train with its settings "
                        "from the board).")
             st.code(page_url(join_query(info)), language=None)

@@ -72,7 +72,7 @@ def board_chart(rows: Sequence[EntryRow], best_id: int | None = None,
                       annotation_text=f"challenge: ≥ {min_sparsity:g}% zeros",
                       annotation_position="top left")
     fig.update_xaxes(title_text="zero weights (%)", range=[-3, 103], row=1, col=1)
-    fig.update_xaxes(title_text="C (log scale)", type="log", row=1, col=2)
+    fig.update_xaxes(title_text="C (log scale)", type="log", dtick=1, row=1, col=2)
     fig.update_yaxes(title_text="test accuracy", tickformat=".0%", row=1, col=1)
     fig.update_layout(height=420, margin=dict(l=60, r=20, t=50, b=50),
                       legend=dict(orientation="h", y=-0.2), clickmode="event+select")
