@@ -75,6 +75,10 @@ def take_link_in() -> None:
         join(code, token)
     except BoardError as e:
         st.warning(f"This class link does not work: {e}")
+    if token:
+        # Out of the address bar once taken in: a projected board must not show it.
+        del st.query_params["t"]
+        st.session_state[SEEN_QUERY] = (code, None)
 
 
 # Actions run as button callbacks (before the rerun draws the page); what they have to say

@@ -333,3 +333,12 @@ def test_sqlite_is_in_wal_mode_and_shared_by_two_engines(tmp_path, data, models)
     finally:
         one.close_engine()
         two.close_engine()
+
+
+def test_the_board_core_knows_nothing_of_streamlit():
+    import subprocess
+    import sys
+
+    code = ("import sys, lrcore.board, lrcore.board.charts; "
+            "assert 'streamlit' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -123,6 +123,9 @@ def test_a_join_code_is_no_teacher_link(env):
     assert not _has(student, "board_close") and not _has(student, "board_hide")
     teacher = page(query={"class": info.code, "t": token})
     assert _has(teacher, "board_close")
+    assert "t" not in teacher.query_params  # taken out of the address bar
+    teacher.run()
+    assert _has(teacher, "board_close")
 
 
 def test_join_by_code_and_bad_code(env):
