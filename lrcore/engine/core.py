@@ -23,6 +23,13 @@ Queue semantics
 * Finished jobs are kept ``keep_seconds`` (bounded count), so the same press again gets
   the run at once.
 
+Scale-out: ``LR_SCHEDULER=tcp://host:8786`` (or ``--scheduler``). Start that scheduler
+with ``DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0`` (queue on the scheduler: FIFO
+and exact positions; the default 1.1 lets each worker hold a second task out of line) and
+``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1`` (one retry after a lost worker), and the
+workers with ``--nthreads 1``, ``lrcore`` importable and the same MNIST as the app (e.g. the
+same ``MNIST_DIR``); ``tests/test_engine_cluster.py`` does exactly that.
+
 Faults: Dask retries a task whose worker died (the embedded cluster allows one retry);
 the job's :attr:`Job.notice` says so. When it gives up, :attr:`Job.error` says what
 happened and :meth:`Job.result` rebuilds the model from the last coefficients streamed.
