@@ -2,6 +2,7 @@
 
 Run:  MNIST_DIR=/work/shared/mnist python bench/memory.py [--cases l2/unit/1e-4,...]
           [--compare /tmp/memold] [--repeats 1] [--max-iter 300] [--no-trace]
+      MNIST_DIR=/work/shared/mnist python bench/memory.py --compare /tmp/memold --speed 9
 
 Each case (``penalty/preprocess/tol``) runs in a fresh process: load MNIST (uint8), record
 the RSS (after a 2,500-digit warm-up training of the same kind), then run :class:`lrcore.train.Training` on all 60,000 training digits (10,000
@@ -19,7 +20,9 @@ peak on top of those (temporaries inside the loss, the transform, the evaluation
 ``--compare DIR`` runs every case also with the code of another checkout (e.g. a git
 worktree of the previous commit: ``git worktree add --detach /tmp/memold HEAD``),
 alternating old and new, so that both see the same load on a shared machine; medians over
-``--repeats``.
+``--repeats``. ``--speed ROUNDS`` times, in one process and alternating, the old and new
+loss/gradient (float32, and the float64 refinement) and L-BFGS two-loop recursion: the
+per-iteration cost without the noise of separate processes on a shared machine.
 """
 from __future__ import annotations
 
@@ -241,6 +244,76 @@ def _child_trace(case: str, max_iter: int) -> dict:
             "kept_traced": (cur - base) / MB - model_mb}
 
 
+def _load_module(name: str, path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def speed(old_dir: Path, rounds: int) -> None:
+    """Per-evaluation cost, old against new code in one process, alternating (medians):
+    what an iteration costs besides bookkeeping, free of the between-process noise."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    sys.path.insert(0, str(ROOT))
+    from lrcore import loss as new_loss
+    from lrcore import solvers as new_solvers
+    from lrcore.data import load_mnist
+    from lrcore.preprocess import Preprocessor
+
+    old_loss = _load_module("old_loss", old_dir / "lrcore" / "loss.py")
+    old_solvers = _load_module("old_solvers", old_dir / "lrcore" / "solvers.py")
+    data = load_mnist("idx", os.environ["MNIST_DIR"])
+    X = Preprocessor("unit").fit(data.X_train).transform(data.X_train, dtype=np.float32)
+    y = data.y_train
+    Y32 = old_loss.targets(y, 10, "multinomial", np.float32)
+    coef = np.random.default_rng(0).standard_normal((10, 785)) * 0.01
+    rng = np.random.default_rng(1)
+    pairs = [(rng.standard_normal(7850), rng.standard_normal(7850)) for _ in range(160)]
+    mems = {}
+    for label, mod in (("old", old_solvers), ("new", new_solvers)):
+        mem = mod._Memory(160)
+        for s_, y_ in pairs:
+            mem.push(s_, s_ + 0.1 * y_)
+        mems[label] = mem
+    g = rng.standard_normal(7850)
+    X64 = Y64 = None
+    cases = {
+        "loss_gradient float32 (old)": lambda: old_loss.loss_gradient(
+            coef, X, Y32, y, "multinomial", True),
+        "loss_gradient float32 (new)": lambda: new_loss.loss_gradient(
+            coef, X, None, y, "multinomial", True),
+        "refinement: float64 copy of X (old)": lambda: old_loss.loss_gradient(
+            coef, X64, Y64, y, "multinomial", True),
+        "refinement: blocks upcast (new)": lambda: new_loss.loss_gradient(
+            coef, X, None, y, "multinomial", True, dtype=np.float64),
+        "L-BFGS two-loop m=160 (old)": lambda: mems["old"].apply(g),
+        "L-BFGS two-loop m=160 (new)": lambda: mems["new"].apply(g),
+    }
+    X64 = X.astype(np.float64)
+    Y64 = Y32.astype(np.float64)
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    with threadpool_limits(1):
+        for _ in range(rounds):
+            for name, fn in cases.items():
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
+    print(f"\nSeconds per call, medians of {rounds} alternating rounds (one BLAS thread)")
+    for name, ts in times.items():
+        print(f"  {name:40s} {statistics.median(ts) * 1000:8.1f} ms")
+    a = old_loss.loss_gradient(coef, X64, Y64, y, "multinomial", True)
+    b = new_loss.loss_gradient(coef, X, None, y, "multinomial", True, dtype=np.float64)
+    print(f"  refinement old vs new: loss {a.loss!r} vs {b.loss!r}, largest gradient "
+          f"difference {np.abs(a.grad - b.grad).max():.1e}")
+    print(f"  two-loop old vs new identical: {np.array_equal(mems['old'].apply(g), mems['new'].apply(g))}")
+
+
 def _run_child(mode: str, case: str, code: Path, max_iter: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(code), OMP_NUM_THREADS="1",
                OPENBLAS_NUM_THREADS="1")
@@ -265,8 +338,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--max-iter", type=int, default=300)
     ap.add_argument("--no-trace", action="store_true", help="skip the tracemalloc breakdown")
+    ap.add_argument("--speed", type=int, metavar="ROUNDS",
+                    help="only time old (--compare) against new per evaluation, in-process")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.speed:
+        if not args.compare:
+            sys.exit("--speed needs --compare DIR (the old checkout)")
+        speed(args.compare.resolve(), args.speed)
+        return
     if args.child:
         mode, case, max_iter = args.child
         fn = _child_rss if mode == "rss" else _child_trace
