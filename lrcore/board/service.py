@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import numpy as np
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from lrcore.board.db import make_engine
 from lrcore.board.models import BoardClass, Drawing, Entry, EntryScore
@@ -216,6 +216,7 @@ class Board:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._models: OrderedDict[tuple, TrainedModel] = OrderedDict()
+        self._preds: dict[tuple, dict[int, int]] = {}  # model key -> {drawing id: answer}
         self._lock = threading.Lock()
 
     @classmethod
@@ -470,7 +471,9 @@ class Board:
             return self._load_cached(e)
 
     def _load_cached(self, e: Entry) -> TrainedModel:
-        key = (e.id, e.created_at, len(e.model_npz))
+        """The entry's model, loaded once per process (``model_npz`` is a deferred column:
+        it is read from the database only here, on a cache miss)."""
+        key = (e.id, e.created_at)
         with self._lock:
             m = self._models.get(key)
             if m is not None:
@@ -479,68 +482,86 @@ class Board:
         m = self._validated(e.model_npz)
         with self._lock:
             self._models[key] = m
+            self._preds.pop(key, None)
             while len(self._models) > self.MODEL_CACHE:
-                self._models.popitem(last=False)
+                old, _ = self._models.popitem(last=False)
+                self._preds.pop(old, None)
         return m
+
+    def _class_predictions(self, e: Entry, m: TrainedModel, ids: np.ndarray,
+                           images: np.ndarray) -> np.ndarray:
+        """The model's answers on the class's digits, remembered per drawing: a new digit
+        costs one prediction per run, a new run one pass over the digits."""
+        key = (e.id, e.created_at)
+        with self._lock:
+            known = dict(self._preds.get(key, {}))
+        todo = [i for i, d in enumerate(ids) if int(d) not in known]
+        if todo:
+            X = images[todo].reshape(len(todo), N_PIXELS).astype(np.float64)
+            pred = np.asarray(m.classes)[np.argmax(m.predict_proba_pixels(X), axis=1)]
+            known.update({int(ids[i]): int(p) for i, p in zip(todo, pred)})
+            with self._lock:
+                if key in self._models:  # only for models still cached
+                    self._preds[key] = known
+        return np.array([known[int(d)] for d in ids], dtype=np.int64)
 
     def snapshot(self, code: str, data: Any, *, include_hidden: bool = False) -> Snapshot:
         """The whole board of a class on ``data``: rows with scores computed from the model
         files (cached per data fingerprint), the class's digits and every run's accuracy
         and confusion matrix on them, notes on skipped entries, the challenge's best run."""
         fp = data_fingerprint(data)
-        with self._sessions() as s:
-            bc = self._class(s, code)
-            info = self._info(bc)
-            q = select(Entry).where(Entry.class_id == bc.id).order_by(Entry.id)
-            if not include_hidden:
-                q = q.where(Entry.hidden.is_(False))
-            entries = list(s.scalars(q))
-            drawings = list(s.scalars(select(Drawing).where(Drawing.class_id == bc.id)
-                                      .order_by(Drawing.id)))
-            cached = {sc.entry_id: sc for sc in s.scalars(
-                select(EntryScore).where(EntryScore.data_fp == fp,
-                                         EntryScore.entry_id.in_([e.id for e in entries])))}
-        ids = np.array([d.id for d in drawings], dtype=np.int64)
-        labels = np.array([d.label for d in drawings], dtype=np.int64)
-        images = (np.stack([np.frombuffer(d.pixels, dtype=np.uint8) for d in drawings
-                            if len(d.pixels) == N_PIXELS]).reshape(-1, 28, 28)
-                  if drawings else np.zeros((0, 28, 28), np.uint8))
-        if len(images) != len(ids):  # a damaged drawing row: keep the board going
-            ok = np.array([len(d.pixels) == N_PIXELS for d in drawings])
-            ids, labels = ids[ok], labels[ok]
         rows: list[EntryRow] = []
         notes: list[str] = []
         confusions: dict[int, np.ndarray] = {}
         new_scores: list[EntryScore] = []
-        for e in entries:
-            try:
-                m = self._load_cached(e)
-            except (ValueError, TypeError) as err:
-                notes.append(f"Entry #{e.id} ({clean_text(e.nickname, NICKNAME_MAX)}) was "
-                             f"skipped: its stored model does not load ({str(err)[:120]}).")
-                continue
-            sc = cached.get(e.id)
-            if sc is None:
-                r = _test_scores(m, data)
-                sc = EntryScore(entry_id=e.id, data_fp=fp, test_accuracy=r["test_accuracy"],
-                                test_size=r["test_size"], sparsity=r["sparsity"])
-                new_scores.append(sc)
-            class_acc, correct = None, 0
-            if len(labels):
-                pred = np.asarray(m.classes)[np.argmax(
-                    m.predict_proba_pixels(images.reshape(-1, N_PIXELS).astype(np.float64)),
-                    axis=1)]
-                cm = np.zeros((10, 10), dtype=np.int64)
-                np.add.at(cm, (labels, pred.astype(np.int64)), 1)
-                confusions[e.id] = cm
-                correct = int(np.trace(cm))
-                class_acc = correct / len(labels)
-            rows.append(EntryRow(
-                id=e.id, nickname=e.nickname, penalty=e.penalty, C=e.C, l1_ratio=e.l1_ratio,
-                train_size=e.train_size, preprocess=e.preprocess,
-                test_accuracy=float(sc.test_accuracy), test_size=int(sc.test_size),
-                sparsity=float(sc.sparsity), hidden=bool(e.hidden), created_at=e.created_at,
-                class_accuracy=class_acc, class_correct=correct))
+        with self._sessions() as s:
+            bc = self._class(s, code)
+            info = self._info(bc)
+            q = (select(Entry).options(defer(Entry.model_npz))
+                 .where(Entry.class_id == bc.id).order_by(Entry.id))
+            if not include_hidden:
+                q = q.where(Entry.hidden.is_(False))
+            entries = list(s.scalars(q))
+            drawings = [d for d in s.scalars(select(Drawing).where(Drawing.class_id == bc.id)
+                                             .order_by(Drawing.id))
+                        if len(d.pixels) == N_PIXELS]  # a damaged row is left out
+            cached = {sc.entry_id: sc for sc in s.scalars(
+                select(EntryScore).where(EntryScore.data_fp == fp,
+                                         EntryScore.entry_id.in_([e.id for e in entries])))}
+            ids = np.array([d.id for d in drawings], dtype=np.int64)
+            labels = np.array([d.label for d in drawings], dtype=np.int64)
+            images = (np.stack([np.frombuffer(d.pixels, dtype=np.uint8) for d in drawings])
+                      .reshape(-1, 28, 28) if drawings else np.zeros((0, 28, 28), np.uint8))
+            for e in entries:
+                try:
+                    m = self._load_cached(e)
+                except (ValueError, TypeError) as err:
+                    notes.append(f"Entry #{e.id} ({clean_text(e.nickname, NICKNAME_MAX)}) "
+                                 f"was skipped: its stored model does not load "
+                                 f"({str(err)[:120]}).")
+                    continue
+                sc = cached.get(e.id)
+                if sc is None:
+                    r = _test_scores(m, data)
+                    sc = EntryScore(entry_id=e.id, data_fp=fp,
+                                    test_accuracy=r["test_accuracy"],
+                                    test_size=r["test_size"], sparsity=r["sparsity"])
+                    new_scores.append(sc)
+                class_acc, correct = None, 0
+                if len(labels):
+                    pred = self._class_predictions(e, m, ids, images)
+                    cm = np.zeros((10, 10), dtype=np.int64)
+                    np.add.at(cm, (labels, pred), 1)
+                    confusions[e.id] = cm
+                    correct = int(np.trace(cm))
+                    class_acc = correct / len(labels)
+                rows.append(EntryRow(
+                    id=e.id, nickname=e.nickname, penalty=e.penalty, C=e.C,
+                    l1_ratio=e.l1_ratio, train_size=e.train_size, preprocess=e.preprocess,
+                    test_accuracy=float(sc.test_accuracy), test_size=int(sc.test_size),
+                    sparsity=float(sc.sparsity), hidden=bool(e.hidden),
+                    created_at=e.created_at, class_accuracy=class_acc,
+                    class_correct=correct))
         if new_scores:
             self._store_scores(new_scores)
         return Snapshot(info=info, rows=rows, notes=notes,
