@@ -13,6 +13,8 @@ import time
 import warnings
 from typing import Sequence, TextIO
 
+from lrcore.config import TrainConfig
+
 EXIT_USAGE = 2
 
 
@@ -25,23 +27,26 @@ class _UsageError(Exception):
     pass
 
 
+_D = TrainConfig().to_dict()  # the CLI's defaults are the app's (lrcore.config)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m lrcore", description="Softmax regression on MNIST.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model and print its metrics")
-    t.add_argument("--penalty", default="l2", help="l2, l1, elasticnet or none")
-    t.add_argument("--C", dest="C", default="1.0", help="inverse regularization strength > 0")
-    t.add_argument("--l1-ratio", default="0.5", help="elastic-net mixing in [0, 1]")
-    t.add_argument("--multi-class", default="multinomial", help="multinomial or ovr")
-    t.add_argument("--train-size", default="60000")
+    t.add_argument("--penalty", default=str(_D["penalty"]), help="l2, l1, elasticnet or none")
+    t.add_argument("--C", dest="C", default=str(_D["C"]), help="inverse regularization strength > 0")
+    t.add_argument("--l1-ratio", default=str(_D["l1_ratio"]), help="elastic-net mixing in [0, 1]")
+    t.add_argument("--multi-class", default=str(_D["multi_class"]), help="multinomial or ovr")
+    t.add_argument("--train-size", default=str(_D["train_size"]))
     t.add_argument("--test-size", default=None, help="default: all test digits")
-    t.add_argument("--preprocess", default="unit", help="unit, standardize, deskew or raw")
-    t.add_argument("--max-iter", default="300")
-    t.add_argument("--tol", default="1e-4")
-    t.add_argument("--seed", default="0")
+    t.add_argument("--preprocess", default=str(_D["preprocess"]), help="unit, standardize, deskew or raw")
+    t.add_argument("--max-iter", default=str(_D["max_iter"]))
+    t.add_argument("--tol", default=str(_D["tol"]))
+    t.add_argument("--seed", default=str(_D["seed"]))
     t.add_argument("--shuffle", action="store_true", help="random subset instead of first rows")
-    t.add_argument("--solver", default="auto", help="auto, lbfgs, owlqn or fista")
+    t.add_argument("--solver", default=str(_D["solver"]), help="auto, lbfgs, owlqn or fista")
     t.add_argument("--data", default="auto", help="auto, idx, openml or sample")
     t.add_argument("--data-dir", default=None, help="folder with the four MNIST IDX files")
     t.add_argument("--out", default=None, help="write the model to this .npz file")

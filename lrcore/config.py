@@ -92,8 +92,12 @@ class TrainConfig:
     # Penalty on the coefficients: "l2", "l1", "elasticnet" or None (no penalty).
     penalty: str | None = "l2"
     # Inverse regularization strength, as in scikit-learn: objective = C * sum(log-loss)
-    # + penalty. Ignored (treated as infinite) when penalty is None.
-    C: float = 1.0
+    # + penalty. Ignored (treated as infinite) when penalty is None. The app's default is
+    # 0.01, not scikit-learn's 1 (SoftmaxRegression keeps 1): at 0.01 the weight images
+    # read as digit templates (at 1 they look like noise) at the same test accuracy (0.903
+    # vs 0.905 on 10,000 digits), in half the iterations. Every entry point (Train page,
+    # default model, CLI, links) starts from these field defaults: one set, everywhere.
+    C: float = 0.01
     # Elastic-net mixing: 0 = pure L2, 1 = pure L1. Used only when penalty="elasticnet".
     l1_ratio: float = 0.5
     # "multinomial" = one softmax over the classes; "ovr" = one sigmoid per class.

@@ -87,17 +87,13 @@ def freeze_heap() -> None:
 
 
 def default_config(data: MnistData) -> TrainConfig:
-    """The model every session starts with: L2 softmax (C=0.01) on pixels/255, all data.
-
-    ``LR_DEFAULT_TRAIN_SIZE`` (environment) shrinks it for tests.
-    """
+    """The model every session starts with: the app's defaults (TrainConfig's: L2, C=0.01,
+    pixels/255) on all the data. ``LR_DEFAULT_TRAIN_SIZE`` / ``LR_DEFAULT_MAX_ITER``
+    (environment) shrink it for tests."""
     size = int(os.environ.get("LR_DEFAULT_TRAIN_SIZE", data.n_train))
-    # C=0.01 rather than sklearn's default 1: the weight images are then recognisable
-    # digit templates (C=1 looks like noise) at the same test accuracy (0.903 vs 0.905 on
-    # 10,000 digits) and in half the iterations.
-    return TrainConfig(penalty="l2", C=0.01, preprocess="unit",
-                       train_size=min(size, data.n_train), test_size=data.n_test,
-                       max_iter=int(os.environ.get("LR_DEFAULT_MAX_ITER", 100)), tol=1e-4)
+    return TrainConfig(train_size=min(size, data.n_train), test_size=data.n_test,
+                       max_iter=int(os.environ.get("LR_DEFAULT_MAX_ITER",
+                                                   TrainConfig().max_iter)))
 
 
 # ----------------------------------------------------------------------------- engine

@@ -310,7 +310,7 @@ def test_a_bad_link_parameter_is_named_and_the_others_kept(env, query, named):
         if f"{k}=" not in warning and k in ("penalty", "C"):
             assert str(widget(at, k).value) == v
     assert not at.button(key="train_go").disabled
-    assert at.query_params["max_iter"] == "100"  # the URL now shows what is used
+    assert at.query_params["max_iter"] == "300"  # the URL now shows what is used
 
 
 def test_a_link_asking_for_more_digits_than_the_data_has_is_clamped(env):
