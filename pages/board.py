@@ -242,7 +242,10 @@ def _table(snap, teacher: bool) -> pd.DataFrame:
             "our digits accuracy": r.class_accuracy,
             **({"hidden": r.hidden} if teacher else {}),
         })
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    if df["our digits accuracy"].isna().all():  # no class digits yet: no empty column
+        df = df.drop(columns="our digits accuracy")
+    return df
 
 
 def board_view(code: str, token: str | None) -> None:
@@ -273,11 +276,19 @@ def board_view(code: str, token: str | None) -> None:
                 "our digits accuracy": st.column_config.NumberColumn(format="percent"),
                 "C": st.column_config.NumberColumn(format="%g"),
             })
-        st.caption("Select a row to see its weights" + (" (two rows: side by side)."
-                                                        if token else "."))
-        st.plotly_chart(board_chart(snap.rows, snap.best_id, snap.info.min_sparsity),
-                        width="stretch", key="board_chart")
-        picked = [int(df.iloc[i]["#"]) for i in event.selection.rows][:2]
+        st.caption("Select a row, or click a point of the chart, to see its weights"
+                   + (" (two rows: side by side)." if token else "."))
+        chart = st.plotly_chart(board_chart(snap.rows, snap.best_id, snap.info.min_sparsity),
+                                width="stretch", key="board_chart", on_select="rerun",
+                                selection_mode="points")
+        known = {r.id for r in snap.rows}
+        picked = [int(df.iloc[i]["#"]) for i in event.selection.rows if i < len(df)]
+        for point in (chart.selection.points if chart else []) or []:
+            eid = point.get("customdata")
+            eid = eid[0] if isinstance(eid, list) else eid
+            if isinstance(eid, (int, float)) and int(eid) in known and int(eid) not in picked:
+                picked.append(int(eid))
+        picked = picked[:2 if token else 1]
         if picked:
             show_weights(picked)
     class_digits(snap, token)

@@ -8,6 +8,8 @@ and board database, and a 1 s poll so the live refresh is seen quickly.
 """
 from __future__ import annotations
 
+import csv
+import io
 import re
 import tempfile
 from pathlib import Path
@@ -126,6 +128,11 @@ def test_a_class_in_three_browsers(browser, board_server):
         publish(bo, "Bo")
         wait_runs(ada, "Runs (2)")  # Bo's run reached Ada's board by itself
         wait_runs(teacher, "Runs (2)")
+        # Clicking a point of the chart opens that run's weights.
+        ada.locator(".st-key-board_chart .scatterlayer .points path").first.click(force=True)
+        wait_idle(ada, "Weights of #", TIMEOUT_MS)
+        ada.locator(".st-key-board_weights_1, .st-key-board_weights_2").first.wait_for(
+            timeout=TIMEOUT_MS)
         add_drawing(ada, vertical_stroke(), "1")
         add_drawing(bo, ring(), "0")
 
@@ -144,6 +151,11 @@ def test_a_class_in_three_browsers(browser, board_server):
         wait_runs(bo, "Runs (1)")
         wait_idle(bo)
         assert "Ada" not in bo.locator("[data-testid='stMarkdown']").all_inner_texts().__str__()
+        # The teacher's CSV has both runs, Ada's marked hidden.
+        with teacher.expect_download(timeout=TIMEOUT_MS) as dl:
+            click_button(teacher, "board_csv")
+        rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text())))
+        assert {r["nickname"]: r["hidden"] for r in rows} == {"Ada": "1", "Bo": "0"}
         for p in (teacher, ada, bo):
             assert_no_error(p)
     finally:
