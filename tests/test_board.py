@@ -342,3 +342,34 @@ def test_the_board_core_knows_nothing_of_streamlit():
     code = ("import sys, lrcore.board, lrcore.board.charts; "
             "assert 'streamlit' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_concurrent_changes_from_two_processes_all_count(board, klass, models, data):
+    """Two app processes (two engines on one database) publishing at the same time: every
+    publish is stored and counted once in the version (no lost increment)."""
+    import threading
+
+    info, _ = klass
+    other = Board.open(board.engine.url.render_as_string(hide_password=False))
+    v0 = board.version(info.code)
+    errors: list[Exception] = []
+
+    def publish_three(b: Board, who: str) -> None:
+        try:
+            for i in range(3):
+                b.publish_run(info.code, f"{who}{i}", who, models[i % 2], data)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=publish_three, args=(b, w))
+               for b, w in ((board, "a"), (other, "b"))]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        other.close_engine()
+    assert errors == []
+    assert board.version(info.code) == v0 + 6
+    assert len(board.snapshot(info.code, data).rows) == 6

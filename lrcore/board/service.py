@@ -346,7 +346,7 @@ class Board:
             s.add(EntryScore(entry_id=e.id, data_fp=score["data_fp"],
                              test_accuracy=score["test_accuracy"],
                              test_size=score["test_size"], sparsity=score["sparsity"]))
-            bc.version += 1
+            _bump(bc)
             return e.id
 
     @staticmethod
@@ -410,7 +410,7 @@ class Board:
             d = Drawing(class_id=bc.id, label=label, pixels=img.tobytes(), session=sk)
             s.add(d)
             s.flush()
-            bc.version += 1
+            _bump(bc)
             return d.id
 
     def session_counts(self, code: str, session_id: str) -> tuple[int, int]:
@@ -432,7 +432,7 @@ class Board:
             if e is None or e.class_id != bc.id:
                 raise BoardError("no such entry in this class")
             e.hidden = bool(hidden)
-            bc.version += 1
+            _bump(bc)
 
     def delete_entry(self, code: str, token: str | None, entry_id: int) -> None:
         with self._sessions.begin() as s:
@@ -443,7 +443,7 @@ class Board:
             for sc in s.scalars(select(EntryScore).where(EntryScore.entry_id == e.id)):
                 s.delete(sc)
             s.delete(e)
-            bc.version += 1
+            _bump(bc)
 
     def delete_drawing(self, code: str, token: str | None, drawing_id: int) -> None:
         with self._sessions.begin() as s:
@@ -452,14 +452,14 @@ class Board:
             if d is None or d.class_id != bc.id:
                 raise BoardError("no such drawing in this class")
             s.delete(d)
-            bc.version += 1
+            _bump(bc)
 
     def close(self, code: str, token: str | None, closed: bool = True) -> None:
         """Close (or reopen) the class: closed, it accepts no runs and no digits."""
         with self._sessions.begin() as s:
             bc = self._teacher_class(s, code, token)
             bc.closed = bool(closed)
-            bc.version += 1
+            _bump(bc)
 
     # ------------------------------------------------------------------ reading
     def model(self, entry_id: int) -> TrainedModel:
@@ -600,6 +600,13 @@ class Board:
         for note in snap.notes:
             w.writerow(["", _csv_safe(note)])
         return buf.getvalue()
+
+
+def _bump(bc: BoardClass) -> None:
+    """Count a change of the class, in its transaction. ``version = version + 1`` in SQL,
+    not a value computed here: two app processes changing the class at once must give two
+    increments, or a viewer could keep a board that misses one of the changes."""
+    bc.version = BoardClass.version + 1
 
 
 def _csv_safe(text: str) -> str:
