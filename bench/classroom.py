@@ -67,6 +67,58 @@ Figures, one row per N (``--json`` has them all, plus per-session-kind details):
 
 Every wait has a timeout, so a collapsing server gives long latencies and "lost" strokes, not
 a hang. Servers are started and stopped by their own PIDs.
+
+The Train scenario (``--scenario train``): K students press Train at the same moment
+-------------------------------------------------------------------------------------
+
+    MNIST_DIR=/work/shared/mnist python bench/classroom.py --scenario train --trainers 1,10
+    ... --scenario train --trainers 10 --identical     # one link for all: one shared job
+    ... --train-size 3000 --max-iter 20                # a quick trial (not the classroom's)
+
+What one K does (``scenario_train``), on a fresh server unless ``--reuse-server``:
+
+1. Warm-up as above (``/draw``: the default model, and the draw recording for the tab), then
+   a Chromium tab opens a tiny-training link (``TRAIN_RECORD_QUERY``), presses Train and
+   waits for its run; its websocket frames give the page-load rerun and the press
+   (``record_train``). Unless a K=1 row of this run already did, a lone training (one
+   session, a full-MNIST link of its own) is measured first: its press -> run is T, its
+   server CPU the "lone CPU".
+2. K light clients (``TrainerClient``) each load their own link
+   ``/train?penalty=l2&C=<C>&train_size=60000&max_iter=100``: the recorded page-load rerun
+   with ``rerun_script.query_string`` set to the link's (the page reads its settings from
+   it on the session's first run). C = 0.01 * (1 + j/100), one j per session, numbered on
+   across rows; with ``--identical`` one j for all K. Never C=0.01: on all digits that is
+   the default model's settings, whose finished job the engine keeps, so a press would get
+   that run at once. One real tab opens /draw.
+3. All K send the recorded press at once, with the button's trigger as the only widget
+   state (every setting stays the session's own). From then on each client does what the
+   browser does with ``st.fragment(run_every=...)``: each ``auto_rerun`` ForwardMsg (the
+   live panel's 0.5 s, the sidebar's 1 s) starts a timer sending that fragment's rerun
+   (``is_auto_rerun``, the cacheable messages it holds declared), until a full run (which
+   registers them again) or ``stop_auto_rerun``. A session is done when the last-run
+   panel's ``Test accuracy`` metric arrives; it got no run if the page says the training
+   was cancelled, could not be started, ... Meanwhile the tab draws every 1.6-2.4 s.
+4. ``--train-timeout`` (900 s) after the presses, a session with neither is "never
+   answered"; its state is in the JSON, and the server is then stopped with SIGABRT so
+   that its threads' stacks land in the server log (``PYTHONFAULTHANDLER``).
+
+Figures, one row per K:
+
+- ``runs``: sessions whose run arrived / K. ``first``/``mean``/``max s``: press -> the
+  metric, per session. ``expect s``: FIFO over the S worker slots (the engine's
+  ``default_workers()``, i.e. ``LR_ENGINE_WORKERS`` or the cores) from T:
+  T * mean(j // S + 1) ~ T * (K/S + 1) / 2 for distinct links, T for one shared link;
+  ``mean/exp`` their ratio. Trainings side by side share the cores, so > 1 is expected.
+- ``tab p50/p95``: the real tab's mouse-up -> scores (as in the draw scenario) while the
+  trainings run.
+- ``CPU s``: user+sys CPU of the server tree (web process, engine scheduler, nanny and
+  workers) from the presses to the last run; ``CPU/lone``: over the lone training's.
+- Memory: RSS of the web process and of the whole tree sampled every 0.5 s through the
+  row; ``peak`` is from the presses to 10 s after the last run, ``idle->after`` the total
+  just before the presses and 10 s after the last run (all sessions still connected).
+- The JSON also has each session's queue texts, time queued, run label (checked against its
+  own C), accuracy, the page's warnings, and log lines of the server and of the engine's
+  ``cluster.log`` that look like trouble.
 """
 from __future__ import annotations
 
@@ -259,9 +311,12 @@ class Server:
         self.url = ""
         self.log = tempfile.NamedTemporaryFile("w+", prefix="classroom-server-", suffix=".log",
                                                delete=False)
+        # A scenario that saw the server stuck sets this: stop() then sends SIGABRT, and
+        # PYTHONFAULTHANDLER (set for K = 1) writes every thread's stack into the log.
+        self.dump_threads_on_stop = False
 
     def start(self) -> "Server":
-        env = {**os.environ, "MNIST_DIR": self.mnist_dir}
+        env = {**os.environ, "MNIST_DIR": self.mnist_dir, "PYTHONFAULTHANDLER": "1"}
         port = _free_port()
         if self.k == 1:
             cmd = [sys.executable, "-m", "streamlit", "run", "app.py",
@@ -320,6 +375,14 @@ class Server:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
+        if self.dump_threads_on_stop and self.k == 1:
+            _log(f"the server looked stuck: SIGABRT, its threads' stacks go to {self.log.name}")
+            self.proc.send_signal(signal.SIGABRT)
+            try:
+                self.proc.wait(timeout=10)
+                return
+            except subprocess.TimeoutExpired:
+                pass
         self.proc.send_signal(signal.SIGTERM)  # by its own PID, never by name
         try:
             self.proc.wait(timeout=20)
@@ -517,17 +580,18 @@ class BrowserTab:
             self.errors.append(f"clear: {type(e).__name__}: {str(e)[:200]}")
 
     def draw_loop(self, t_start: float, t_end: float, rng: random.Random,
-                  answer_timeout: float) -> None:
-        """Strokes vertical, ring, 7, Clear, ... until ``t_end``; then wait for the latest
-        stroke's answer (at most ``answer_timeout`` after it)."""
+                  answer_timeout: float, until: Callable[[], bool] | None = None) -> None:
+        """Strokes vertical, ring, 7, Clear, ... until ``t_end`` (or until ``until()`` is
+        true); then wait for the latest stroke's answer (at most ``answer_timeout`` after
+        it)."""
         from tests.e2e.conftest import draw, ink
 
         n = len(self.rec.strokes)
         k = 0
         t = t_start + rng.uniform(*FIRST_OFFSET)
         while True:
-            _sleep_until(t)
-            if time.perf_counter() >= t_end:
+            _sleep_until(t, until)
+            if time.perf_counter() >= t_end or (until is not None and until()):
                 break
             try:
                 if k and k % n == 0:
@@ -570,10 +634,12 @@ class BrowserTab:
         settle(self.strokes, answer_timeout, now=math.inf)
 
 
-def _sleep_until(t: float) -> None:
-    d = t - time.perf_counter()
-    if d > 0:
-        time.sleep(d)
+def _sleep_until(t: float, until: Callable[[], bool] | None = None) -> None:
+    while True:
+        d = t - time.perf_counter()
+        if d <= 0 or (until is not None and until()):
+            return
+        time.sleep(min(d, 0.1) if until is not None else d)
 
 
 # ----------------------------------------------------------------------------- light clients
@@ -599,13 +665,14 @@ class LightClient:
         self.bytes_in = 0  # websocket payload received
         self.refs = 0  # messages the server sent by reference (we had them cached)
         self._stroke_msgs = None
+        self.path = "/draw"  # the page (and query string) this session opens
 
     async def connect(self, timeout: float) -> None:
         from websockets.asyncio.client import connect
 
         # Like a browser, first fetch the page: its cookies (deploy/serve.py's sticky-session
         # cookie, Streamlit's XSRF cookie) go with the websocket.
-        response = await asyncio.wait_for(http_get(self.url, "/draw"), timeout)
+        response = await asyncio.wait_for(http_get(self.url, self.path), timeout)
         cookies = set_cookies(response)
         # deploy/serve.py's nginx names the app process that answered (None without it).
         self.backend = dict(response_headers(response)).get("x-lr-backend")
@@ -649,11 +716,8 @@ class LightClient:
             if msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
                 self.loaded.set()
         elif kind in ("delta", "ref_hash"):
-            if msg.metadata.cacheable:
-                self.cache[msg.hash] = self.runs_finished
+            self._note_cacheable(msg, kind)
             if kind == "ref_hash":
-                self.refs += 1
-                self.cache[msg.ref_hash] = self.runs_finished
                 sig = self.ref_sigs.get(msg.ref_hash)
             else:
                 sig = scores_signature(raw)
@@ -661,6 +725,18 @@ class LightClient:
                     self.ref_sigs[msg.hash] = sig
             if sig is not None:
                 self._on_scores(sig, now)
+
+    def _note_cacheable(self, msg, kind: str) -> None:
+        """Remember the cacheable messages received (declared on the next reruns)."""
+        if msg.metadata.cacheable:
+            self.cache[msg.hash] = self.runs_finished
+        if kind == "ref_hash":
+            self.refs += 1
+            self.cache[msg.ref_hash] = self.runs_finished
+
+    def _cached_hashes(self) -> list[str]:
+        # Like the browser's message cache: what arrived in the last two runs.
+        return [h for h, run in self.cache.items() if self.runs_finished - run <= 2]
 
     def _on_scores(self, sig: str, now: float) -> None:
         s = self.pending
@@ -686,10 +762,8 @@ class LightClient:
                 m.ParseFromString(raw)
                 self._stroke_msgs.append(m)
         m = self._stroke_msgs[shape]
-        # Like the browser's message cache: what arrived in the last two runs.
-        hashes = [h for h, run in self.cache.items() if self.runs_finished - run <= 2]
         del m.rerun_script.cached_message_hashes[:]
-        m.rerun_script.cached_message_hashes.extend(hashes)
+        m.rerun_script.cached_message_hashes.extend(self._cached_hashes())
         return m.SerializeToString()
 
     async def draw_loop(self, t_start: float, t_end: float, rng: random.Random,
@@ -824,6 +898,7 @@ class Env:
     runner: AsyncRunner
     args: argparse.Namespace
     rng: random.Random
+    shared: dict = field(default_factory=dict)  # carried from one row to the next
 
 
 async def _make_event() -> asyncio.Event:
@@ -1028,7 +1103,599 @@ def _per_backend(clients: Sequence[LightClient]) -> dict[str, int]:
     return out
 
 
-SCENARIOS: dict[str, Callable[[Env, int], dict[str, Any]]] = {"draw": scenario_draw}
+# ----------------------------------------------------------------------------- train scenario
+# The recorder's own press: a tiny training (it must not occupy a worker during the figures).
+TRAIN_RECORD_QUERY = "penalty=l2&C=0.5&train_size=500&max_iter=5"
+TRAIN_PAGE_MARKER = "Train a model"
+DONE_LABEL = "Test accuracy"  # the last-run panel's st.metric: the session has its run
+MEMORY_INTERVAL = 0.5
+AFTER_SECONDS = 10.0  # memory "after" is read this long after the last training ended
+# What the Train page shows when a press gets no run (pages/common.py's notices).
+NO_RUN_TEXTS = ("cancelled before it started", "could not be started",
+                "could not be trained", "could not be kept")
+_QUEUE_RE = re.compile(r"Waiting for a free worker: (.*?)\. The training")
+_RUN_LABEL_RE = re.compile(r"^run \d+: ")
+
+
+def train_query(C: float, train_size: int = 60_000, max_iter: int = 100) -> str:
+    """The query string of a student's link to the Train page (full MNIST by default)."""
+    return f"penalty=l2&C={C:.6g}&train_size={train_size}&max_iter={max_iter}"
+
+
+def trainer_Cs(k: int, first: int, identical: bool) -> list[float]:
+    """C of each of ``k`` sessions: 0.01 * (1 + j/100) for j = first, first+1, ... (one j
+    for all of them if ``identical``).
+
+    Never 0.01 itself: C=0.01 on all digits is the default model's settings, whose finished
+    job the engine keeps (and the draw tab's warm-up has just trained it): a press would get
+    that run back at once, trained by nobody. Numbers go on across the rows of one run so
+    that no row gets an earlier row's kept run (``--reuse-server``)."""
+    if identical:
+        return [0.01 * (1 + first / 100)] * k
+    return [0.01 * (1 + (first + i) / 100) for i in range(k)]
+
+
+def fifo_mean_wait(lone_s: float, k: int, slots: int) -> float:
+    """Mean press -> done wait of ``k`` trainings of ``lone_s`` seconds each, run first in,
+    first out on ``slots`` worker slots: the j-th (from 0) ends at lone_s * (j // slots + 1),
+    about lone_s * (k / slots + 1) / 2. (Trainings side by side on shared cores run slower
+    than a lone one, so this is a floor rather than a promise.)"""
+    return lone_s * sum(j // slots + 1 for j in range(k)) / k
+
+
+def train_signals(msg) -> dict[str, Any]:
+    """What the Train scenario reads from one ForwardMsg: ``metric`` (label, value),
+    ``progress`` text, ``alert`` (format name, body), ``heading``, ``exception`` text."""
+    from streamlit.proto.Alert_pb2 import Alert
+
+    out: dict[str, Any] = {}
+    if msg.WhichOneof("type") != "delta" or msg.delta.WhichOneof("type") != "new_element":
+        return out
+    el = msg.delta.new_element
+    kind = el.WhichOneof("type")
+    if kind == "metric":
+        out["metric"] = (el.metric.label, el.metric.body)
+    elif kind == "progress":
+        out["progress"] = el.progress.text
+    elif kind == "alert":
+        out["alert"] = (Alert.Format.Name(el.alert.format), el.alert.body)
+    elif kind == "heading":
+        out["heading"] = el.heading.body
+    elif kind == "exception":
+        out["exception"] = f"{el.exception.type}: {el.exception.message}"[:300]
+    return out
+
+
+@dataclass
+class TrainRecording:
+    """What a real browser sent on /train: the page-load rerun and the Train press (whose
+    widget states are the button's trigger only when replayed: every other value comes
+    from each session's own link)."""
+    page_load: bytes
+    press: bytes
+    button_id: str
+    fragment_rerun: bytes | None = None  # one auto-rerun of the live panel, if seen
+
+
+def record_train(browser, url: str) -> TrainRecording:
+    """A Chromium tab opens a tiny-training link, presses Train, and its websocket frames
+    are kept; the tab waits for that run (warming the Train path up) and closes."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from tests.e2e.conftest import VIEWPORT, click_button, wait_idle
+
+    sent: list[tuple[float, bytes]] = []
+
+    def on_ws(ws) -> None:
+        if ws.url.endswith("/_stcore/stream"):
+            ws.on("framesent", lambda payload: sent.append(
+                (time.perf_counter(), payload if isinstance(payload, bytes) else payload.encode())))
+
+    def reruns(since: int) -> list[Any]:
+        out = []
+        for _, payload in sent[since:]:
+            m = BackMsg()
+            m.ParseFromString(payload)
+            if m.WhichOneof("type") == "rerun_script":
+                out.append(m)
+        return out
+
+    ctx = browser.new_context(viewport=VIEWPORT, base_url=url)
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(STEP_TIMEOUT_MS)
+        page.on("websocket", on_ws)
+        page.goto("/train?" + TRAIN_RECORD_QUERY)
+        wait_idle(page, TRAIN_PAGE_MARKER, timeout=WARMUP_TIMEOUT_MS)
+        loads = reruns(0)
+        if not loads:
+            raise RuntimeError("recording: the browser sent no rerun_script while loading /train")
+        n0 = len(sent)
+        click_button(page, "train_go")
+        page.wait_for_function(f"() => document.body.innerText.includes({DONE_LABEL!r})",
+                               timeout=WARMUP_TIMEOUT_MS)
+        press = button = None
+        fragment = None
+        for m in reruns(n0):
+            for w in m.rerun_script.widget_states.widgets:
+                if press is None and w.id.endswith("train_go") and w.WhichOneof("value") \
+                        == "trigger_value" and w.trigger_value:
+                    press, button = m, w.id
+            if fragment is None and m.rerun_script.fragment_id:
+                fragment = m
+        if press is None:
+            raise RuntimeError("recording: no rerun_script carried the train_go trigger")
+        for m in (press, fragment):
+            if m is not None:
+                del m.rerun_script.cached_message_hashes[:]
+        return TrainRecording(loads[0].SerializeToString(), press.SerializeToString(), button,
+                              fragment.SerializeToString() if fragment is not None else None)
+    finally:
+        ctx.close()
+
+
+class TrainerClient(LightClient):
+    """One student on the Train page, as a websocket client.
+
+    It loads its own link (the recorded page-load rerun with the link's query string: the
+    page reads the settings from it), presses Train (the recorded press with only the
+    button's trigger, so the session's own settings are used), and then behaves like the
+    browser: every ``auto_rerun`` the server sends (the live panel's 0.5 s fragment, the
+    sidebar's 1 s one) becomes a timer sending that fragment's rerun, until a full run
+    (which registers its fragments again) or ``stop_auto_rerun``. The URL follows
+    ``page_info_changed``. Done = the ``Test accuracy`` metric of the last-run panel."""
+
+    def __init__(self, url: str, rec: TrainRecording, query: str, C: float):
+        super().__init__(url, rec)  # type: ignore[arg-type]
+        self.query, self.C = query, C
+        self.path = "/train?" + query
+        self.pressed: float | None = None
+        self.started: float | None = None  # first "Iteration ..." progress after the press
+        self.done_at: float | None = None
+        self.result: str | None = None  # the metric's value, e.g. "92.01%"
+        self.run_label: str | None = None  # "run 1: L2, C=0.0101, 60,000 digits"
+        self.failed: str | None = None  # the notice when the press got no run
+        self.failed_at: float | None = None
+        self.queue_texts: list[str] = []  # "3rd in line, starts in about 15 s", as they changed
+        self.notes: list[str] = []  # warnings and errors the page showed
+        self.exceptions: list[str] = []
+        self.finished = asyncio.Event()
+        self.timers: dict[str, asyncio.Task] = {}
+        self.polls = 0
+        self.last_text = ""  # the latest progress or alert text (for a session's state)
+
+    # -- messages
+    def _rerun(self, *, load: bool = False, press: bool = False, fragment_id: str = "") -> bytes:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        m = BackMsg()
+        m.ParseFromString(self.rec.page_load if load else self.rec.press)
+        rs = m.rerun_script
+        rs.query_string = self.query
+        if rs.HasField("context_info") and rs.context_info.HasField("url"):
+            rs.context_info.url = f"{self.url}/train?{self.query}"
+        if not load:
+            keep = [w for w in rs.widget_states.widgets if press and w.id == self.rec.button_id]
+            del rs.widget_states.widgets[:]
+            rs.widget_states.widgets.extend(keep)
+            rs.fragment_id = fragment_id
+            rs.is_auto_rerun = bool(fragment_id)
+        del rs.cached_message_hashes[:]
+        rs.cached_message_hashes.extend(self._cached_hashes())
+        return m.SerializeToString()
+
+    async def load(self, timeout: float) -> None:
+        await self.ws.send(self._rerun(load=True))
+        await asyncio.wait_for(self.loaded.wait(), timeout)
+
+    async def press(self) -> None:
+        payload = self._rerun(press=True)
+        self.pressed = time.perf_counter()
+        try:
+            await asyncio.wait_for(self.ws.send(payload), HTTP_TIMEOUT)
+        except Exception as e:
+            self.error = f"press: {type(e).__name__}: {str(e)[:200]}"
+            self.failed = self.failed or "the press could not be sent"
+            self.finished.set()
+
+    # -- fragment timers, as the browser keeps them
+    def _start_timer(self, fragment_id: str, interval: float) -> None:
+        t = self.timers.get(fragment_id)
+        if t is None or t.done():
+            self.timers[fragment_id] = asyncio.get_running_loop().create_task(
+                self._auto_rerun(fragment_id, interval))
+
+    def _stop_timers(self, ids: Sequence[str] | None = None) -> None:
+        for fid in list(self.timers) if ids is None else ids:
+            t = self.timers.pop(fid, None)
+            if t is not None:
+                t.cancel()
+
+    async def _auto_rerun(self, fragment_id: str, interval: float) -> None:
+        while self.error is None:
+            await asyncio.sleep(max(interval, 0.05))
+            try:
+                await asyncio.wait_for(self.ws.send(self._rerun(fragment_id=fragment_id)),
+                                       HTTP_TIMEOUT)
+            except Exception as e:
+                if self.error is None:
+                    self.error = f"auto-rerun: {type(e).__name__}: {str(e)[:200]}"
+                return
+            self.polls += 1
+
+    # -- what arrives
+    def _on_frame(self, raw: bytes, now: float) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self.bytes_in += len(raw)
+        msg = ForwardMsg()
+        msg.ParseFromString(raw)
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self.run_started = now
+            if not msg.metadata.run.fragment_ids:
+                self._stop_timers()  # a full run registers its fragments' timers again
+        elif kind == "script_finished":
+            self.runs_finished += 1
+            if msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+                self.loaded.set()
+        elif kind == "auto_rerun":
+            self._start_timer(msg.auto_rerun.fragment_id, msg.auto_rerun.interval)
+        elif kind == "stop_auto_rerun":
+            self._stop_timers(list(msg.stop_auto_rerun.fragment_ids))
+        elif kind == "page_info_changed":
+            self.query = msg.page_info_changed.query_string
+        elif kind in ("delta", "ref_hash"):
+            self._note_cacheable(msg, kind)
+            if kind == "delta" and self.pressed is not None:
+                self._on_signals(train_signals(msg), now)
+
+    def _on_signals(self, sig: dict[str, Any], now: float) -> None:
+        if "progress" in sig or "alert" in sig:
+            self.last_text = (sig.get("progress") or sig["alert"][1])[:120]
+        if "metric" in sig and sig["metric"][0] == DONE_LABEL and self.done_at is None:
+            self.done_at, self.result = now, sig["metric"][1]
+            self.finished.set()
+        elif "progress" in sig and sig["progress"].startswith("Iteration") \
+                and self.started is None:
+            self.started = now
+        elif "heading" in sig and _RUN_LABEL_RE.match(sig["heading"]):
+            self.run_label = sig["heading"]
+        elif "exception" in sig and len(self.exceptions) < 10:
+            self.exceptions.append(sig["exception"])
+        elif "alert" in sig:
+            fmt, body = sig["alert"]
+            q = _QUEUE_RE.search(body)
+            if q:
+                if not self.queue_texts or self.queue_texts[-1] != q.group(1):
+                    if len(self.queue_texts) < 100:
+                        self.queue_texts.append(q.group(1))
+            elif fmt in ("ERROR", "WARNING") and body not in self.notes and len(self.notes) < 20:
+                self.notes.append(body)
+            if any(t in body for t in NO_RUN_TEXTS) and self.done_at is None \
+                    and self.failed is None:
+                self.failed, self.failed_at = body, now
+                self.finished.set()
+
+    def state(self) -> dict[str, Any]:
+        """Where this session is (for the JSON, and for a session that never finished)."""
+        return {"C": f"{self.C:.6g}", "wait_s": self.wait_s,
+                "no_run_after_s": (self.failed_at - self.pressed)
+                if self.failed_at is not None and self.pressed is not None else None,
+                "queued_s": (self.started - self.pressed) if self.started and self.pressed
+                else None, "failed": self.failed, "result": self.result,
+                "run_label": self.run_label, "queue": self.queue_texts[-1:],
+                "last_text": self.last_text, "polls": self.polls,
+                "timers": sorted(f for f, t in self.timers.items() if not t.done()),
+                "runs_finished": self.runs_finished, "error": self.error,
+                "notes": self.notes[:3]}
+
+    @property
+    def wait_s(self) -> float | None:
+        if self.pressed is None or self.done_at is None:
+            return None
+        return self.done_at - self.pressed
+
+    async def close(self) -> None:
+        self._stop_timers()
+        await super().close()
+
+
+class MemorySampler:
+    """RSS of the web process(es) and of the whole server tree (the engine's scheduler,
+    nannies and workers included) every ``interval`` seconds, in a thread."""
+
+    def __init__(self, server: Server, interval: float = MEMORY_INTERVAL):
+        self.server, self.interval = server, interval
+        self.samples: list[tuple[float, float, float, int]] = []  # (t, web MB, total MB, procs)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "MemorySampler":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            web, everything = self.server.processes()
+            self.samples.append((time.perf_counter(), rss_mb(web), rss_mb(everything),
+                                 len(everything)))
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def peak(self, t0: float = -math.inf, t1: float = math.inf) -> dict[str, float | None]:
+        window = [s for s in self.samples if t0 <= s[0] <= t1]
+        return {"web_mb": max((s[1] for s in window), default=None),
+                "total_mb": max((s[2] for s in window), default=None),
+                "max_processes": max((s[3] for s in window), default=None),
+                "samples": len(window)}
+
+
+_LOG_PROBLEM_RE = re.compile(r"error|exception|traceback|warn|killed|restart|lost|timed? ?out",
+                             re.IGNORECASE)
+
+
+def problem_lines(text: str, limit: int = 30) -> list[str]:
+    """The log lines that look like trouble (the last ``limit``)."""
+    return [ln.rstrip() for ln in text.splitlines() if _LOG_PROBLEM_RE.search(ln)][-limit:]
+
+
+def engine_log(server: Server) -> str:
+    """The embedded engine's cluster.log (in the working directory of its dask processes),
+    read while the server runs (it is deleted when the engine stops); "" if not found."""
+    import psutil
+
+    seen = set()
+    for p in server.processes()[1]:
+        try:
+            if "dask" not in " ".join(p.cmdline()):
+                continue
+            path = Path(p.cwd()) / "cluster.log"
+        except psutil.Error:
+            continue
+        if path not in seen and path.exists():
+            seen.add(path)
+            try:
+                return path.read_text(errors="replace")
+            except OSError:
+                pass
+    return ""
+
+
+def _train_phase(env: Env, rec_draw: Recording, rec: TrainRecording, k: int,
+                 identical: bool, sampler: MemorySampler) -> dict[str, Any]:
+    """K sessions press Train at once (and the draw tab draws) until every one has its run
+    or ``--train-timeout``; figures of that phase."""
+    args, server, runner, shared = env.args, env.server, env.runner, env.shared
+    first = shared.get("next_c", 1)
+    Cs = trainer_Cs(k, first, identical)
+    shared["next_c"] = first + (1 if identical else k)
+    links = [train_query(C, args.train_size, args.max_iter) for C in Cs]
+    clients = [TrainerClient(server.url, rec, q, C) for q, C in zip(links, Cs)]
+    tab = BrowserTab(env.browser, server.url, rec_draw)
+    mem_before = memory(server)
+
+    async def connect_all() -> list[str | None]:
+        async def one(c: TrainerClient) -> str | None:
+            try:
+                await c.connect(LOAD_TIMEOUT)
+                await c.load(LOAD_TIMEOUT)
+                return None
+            except Exception as e:
+                return f"{type(e).__name__}: {str(e)[:200]}"
+        return await asyncio.gather(*(one(c) for c in clients))
+
+    async def close_all() -> None:
+        await asyncio.gather(*(c.close() for c in clients))
+
+    all_done = threading.Event()
+    at_done: dict[str, Any] = {}
+    try:
+        _log(f"K={k}: 1 draw tab + {k} trainers loading their links "
+             f"(C={Cs[0]:.6g}{'' if identical or k == 1 else f' .. {Cs[-1]:.6g}'})")
+        fut = runner.submit(connect_all())
+        try:
+            tab.open()
+        except Exception as e:
+            raise RuntimeError(f"the real tab could not load /draw: {e}") from e
+        load_errors = [e for e in fut.result(LOAD_TIMEOUT * 2 + 30) if e]
+        live = [c for c in clients if c.loaded.is_set()]
+        if load_errors:
+            _log(f"K={k}: {len(load_errors)} trainers failed to load /train: {load_errors[0]}")
+        time.sleep(1.0)
+        mem_idle = memory(server)
+        cpu0, bench0 = cpu_seconds(server.processes()[1]), _bench_cpu()
+        web0 = cpu_seconds(server.processes()[0])
+
+        async def trainings() -> None:
+            await asyncio.gather(*(c.press() for c in live))
+            deadline = time.perf_counter() + args.train_timeout
+            waiting = asyncio.ensure_future(asyncio.gather(*(c.finished.wait() for c in live)))
+            while not waiting.done():
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    waiting.cancel()
+                    break
+                await asyncio.wait([waiting], timeout=min(30.0, left))
+                if not waiting.done():
+                    _log(f"K={k}: {sum(c.done_at is not None for c in live)} runs, "
+                         f"{sum(c.failed is not None for c in live)} without, "
+                         f"{sum(c.started is not None for c in live)} started, "
+                         f"{time.perf_counter() - t_press:.0f} s after the presses")
+            web, everything = server.processes()
+            at_done.update(t=time.perf_counter(), cpu=cpu_seconds(everything),
+                           web=cpu_seconds(web))
+            all_done.set()
+
+        _log(f"K={k}: {len(live)} sessions press Train")
+        t_press = time.perf_counter()
+        fut = runner.submit(trainings())
+        try:
+            tab.draw_loop(t_press, t_press + args.train_timeout + 30, random.Random(env.rng.random()),
+                          args.answer_timeout, until=all_done.is_set)
+        finally:
+            all_done.wait(args.train_timeout + 60)
+        fut.result(60)
+        dones = [c.done_at for c in live if c.done_at is not None]
+        t_last = max(dones, default=at_done.get("t", time.perf_counter()))
+        _sleep_until(t_last + AFTER_SECONDS)
+        mem_after = memory(server)
+        t_after = time.perf_counter()
+        bench1 = _bench_cpu()
+        light_errors = [c.error for c in live if c.error][:5]
+        tab_errors = tab.errors[:5]
+    finally:
+        all_done.set()
+        tab.close()
+        runner.run(close_all(), 30)
+
+    cpu = cpu_used(cpu0, at_done["cpu"]) if at_done else None
+    train_wall = (at_done["t"] - t_press) if at_done else None
+    waits = [c.wait_s for c in live if c.wait_s is not None]
+    queued = [c.started - c.pressed for c in live if c.started is not None and c.pressed]
+    tab_ms = [s.latency_ms for s in tab.strokes if s.latency_ms is not None]
+    counts_tab = count_strokes(tab.strokes)
+    own_run = sum(1 for c in live if c.run_label and f"C={c.C:g}," in c.run_label)
+    phase_peak = sampler.peak(t_press, t_after)
+    return {
+        "trainers": k, "identical": identical, "Cs": [f"{C:.6g}" for C in Cs],
+        "link_example": "/train?" + links[0],
+        "loaded": len(live), "load_errors": load_errors[:5],
+        "done": len(waits), "no_run": [c.failed for c in live if c.failed][:10],
+        "never_answered": sum(1 for c in live if c.done_at is None and c.failed is None),
+        "wait_s": {"first": min(waits, default=None),
+                   "mean": sum(waits) / len(waits) if waits else None,
+                   "p50": percentile(waits, 50), "max": max(waits, default=None),
+                   "each": sorted(round(w, 2) for w in waits)},
+        "queued_s": {"mean": sum(queued) / len(queued) if queued else None,
+                     "max": max(queued, default=None)},
+        "first_queue_texts": [c.queue_texts[0] for c in live if c.queue_texts][:k],
+        "sessions_with_own_run_label": own_run,
+        "distinct_results": sorted({c.result for c in live if c.result}),
+        "page_notes": sorted({n for c in live for n in c.notes})[:10],
+        "page_exceptions": sorted({e for c in live for e in c.exceptions})[:5],
+        "fragment_polls": sum(c.polls for c in live),
+        "sessions": [c.state() for c in live],
+        "kb_received_per_session": sum(c.bytes_in for c in live) / 1024 / max(1, len(live)),
+        "train_wall_s": train_wall,
+        "server_cpu_s": cpu,
+        "web_cpu_s": cpu_used(web0, at_done["web"]) if at_done else None,
+        "server_cores": cpu / train_wall if cpu is not None and train_wall else None,
+        "tab_ms": {"p50": percentile(tab_ms, 50), "p95": percentile(tab_ms, 95),
+                   "max": max(tab_ms, default=None), "n": len(tab_ms)},
+        "strokes_tab": counts_tab, "tab_errors": tab_errors,
+        "tab_unmatched_answers": len(tab.unexpected),
+        "light_errors": light_errors,
+        "memory_mb": {"before": mem_before, "idle": mem_idle, "after": mem_after,
+                      "after_minus_idle": {m: mem_after[m] - mem_idle[m] for m in mem_idle},
+                      "peak": phase_peak},
+        "bench_cores": (bench1[0] - bench0[0]) / (t_after - t_press),
+        "browser_cores": (bench1[1] - bench0[1]) / (t_after - t_press),
+    }
+
+
+def scenario_train(env: Env, k: int) -> dict[str, Any]:
+    """K students press Train at the same moment on full-MNIST links (distinct C, or one
+    link with ``--identical``) while a real tab draws on /draw; see the module docstring."""
+    from lrcore.engine import default_workers
+
+    args, server, shared = env.args, env.server, env.shared
+    identical = bool(args.identical) and k > 1
+    log_start = os.path.getsize(server.log.name)
+    sampler = MemorySampler(server).start()
+    t_row = time.perf_counter()
+    try:
+        _log(f"K={k}: warm-up (default model) and draw recording on {server.url}/draw")
+        rec_draw = record_draw(env.browser, server.url)
+        _log(f"K={k}: recording a Train press (a {TRAIN_RECORD_QUERY} training)")
+        rec = record_train(env.browser, server.url)
+        warmup_s = time.perf_counter() - t_row
+        time.sleep(1.0)
+        lone_phase = None
+        if k > 1 and "lone" not in shared:
+            _log(f"K={k}: a lone training first (the reference time and CPU)")
+            lone_phase = _train_phase(env, rec_draw, rec, 1, False, sampler)
+            if lone_phase["done"]:
+                shared["lone"] = lone_phase
+        row = _train_phase(env, rec_draw, rec, k, identical, sampler)
+        if k == 1 and row["done"]:
+            shared["lone"] = row
+        try:
+            text = Path(server.log.name).read_text(errors="replace")[log_start:]
+        except OSError:
+            text = ""
+        if row["never_answered"]:
+            server.dump_threads_on_stop = True  # main() stops it after this row
+        row["server_log"] = server.log.name
+        row["server_log_problems"] = problem_lines(text)
+        row["engine_log_problems"] = problem_lines(engine_log(server))
+    finally:
+        sampler.stop()
+    lone = shared.get("lone")
+    slots = default_workers()
+    T = lone["wait_s"]["first"] if lone else None
+    lone_cpu = lone["server_cpu_s"] if lone else None
+    expect = None if T is None else (T if identical else fifo_mean_wait(T, k, slots))
+    row.update({
+        "warmup_and_recording_s": warmup_s, "slots": slots,
+        "lone_s": T, "lone_cpu_s": lone_cpu, "lone_phase": lone_phase,
+        "expected_mean_s": expect,
+        "mean_over_expected": (row["wait_s"]["mean"] / expect
+                               if expect and row["wait_s"]["mean"] is not None else None),
+        "cpu_over_lone": (row["server_cpu_s"] / lone_cpu
+                          if lone_cpu and row["server_cpu_s"] is not None else None),
+        "memory_peak_row": sampler.peak(t_row),
+    })
+    return row
+
+
+def format_train_table(rows: list[dict[str, Any]]) -> str:
+    """One line per K: waits, the draw tab's latency, CPU and memory."""
+    t = [("K", "links", "runs", "first s", "mean s", "expect s", "mean/exp", "max s",
+          "tab p50/p95 ms", "CPU s", "CPU/lone", "peak MB total/web", "idle->after MB")]
+    for r in rows:
+        m = r["memory_mb"]
+        t.append((str(r["trainers"]), "same" if r["identical"] else "distinct",
+                  f"{r['done']}/{r['trainers']}",
+                  _f(r["wait_s"]["first"], ".1f"), _f(r["wait_s"]["mean"], ".1f"),
+                  _f(r["expected_mean_s"], ".1f"), _f(r["mean_over_expected"], ".2f"),
+                  _f(r["wait_s"]["max"], ".1f"),
+                  f"{_f(r['tab_ms']['p50'])}/{_f(r['tab_ms']['p95'])}",
+                  _f(r["server_cpu_s"], ".0f"), _f(r["cpu_over_lone"], ".2f"),
+                  f"{_f(m['peak']['total_mb'])}/{_f(m['peak']['web_mb'])}",
+                  f"{_f(m['idle']['total_mb'])}->{_f(m['after']['total_mb'])}"))
+    w = [max(len(x[i]) for x in t) for i in range(len(t[0]))]
+    return "\n".join("  ".join(c.rjust(w[i]) for i, c in enumerate(x)) for x in t)
+
+
+def train_notes(r: dict[str, Any]) -> list[str]:
+    notes = []
+    if r["load_errors"]:
+        notes.append(f"{len(r['load_errors'])}+ trainers did not load /train: "
+                     f"{r['load_errors'][0]}")
+    if r["no_run"]:
+        notes.append(f"{len(r['no_run'])} sessions got no run: {r['no_run'][0]!r}")
+    if r["never_answered"]:
+        notes.append(f"{r['never_answered']} sessions saw no end within --train-timeout")
+    if r["done"] and r["sessions_with_own_run_label"] < r["done"]:
+        notes.append(f"only {r['sessions_with_own_run_label']} of {r['done']} runs were "
+                     "labelled with the session's own C")
+    if r["identical"] and len(r["distinct_results"]) > 1:
+        notes.append(f"identical settings gave different accuracies {r['distinct_results']}")
+    stuck = [x for x in r.get("sessions", []) if x["wait_s"] is None and not x["failed"]]
+    if stuck:
+        notes.append(f"a session that saw no end: {stuck[0]}")
+    for key in ("page_exceptions", "page_notes", "light_errors", "tab_errors",
+                "server_log_problems", "engine_log_problems"):
+        if r.get(key):
+            notes.append(f"{key.replace('_', ' ')} ({len(r[key])}): {r[key][-1][:200]}")
+    return notes
+
+
+SCENARIOS: dict[str, Callable[[Env, int], dict[str, Any]]] = {"draw": scenario_draw,
+                                                                "train": scenario_train}
 
 
 # ----------------------------------------------------------------------------- report
@@ -1080,6 +1747,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--answer-timeout", type=float, default=30.0,
                     help="a session's latest stroke is lost after this many seconds")
     ap.add_argument("--scenario", choices=sorted(SCENARIOS), default="draw")
+    ap.add_argument("--trainers", type=parse_sessions, default=[1, 10, 30],
+                    help="train scenario: comma-separated numbers of sessions pressing Train "
+                         "at once (default 1,10,30)")
+    ap.add_argument("--identical", action="store_true",
+                    help="train scenario: all K sessions use one link (one shared job)")
+    ap.add_argument("--train-size", type=int, default=60_000,
+                    help="train scenario: training digits in the links (a trial may shrink it; "
+                         "the figures are then not the classroom's)")
+    ap.add_argument("--max-iter", type=int, default=100, help="train scenario: max_iter of the links")
+    ap.add_argument("--train-timeout", type=float, default=900.0,
+                    help="train scenario: seconds after the presses before a session with "
+                         "no run counts as never answered")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", metavar="FILE", help="write every figure to this JSON file")
     args = ap.parse_args(argv)
@@ -1100,6 +1779,8 @@ def main(argv: list[str] | None = None) -> int:
     from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
     rng = random.Random(args.seed)
+    ns = args.trainers if args.scenario == "train" else args.sessions
+    shared: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     runner = AsyncRunner()
     server: Server | None = None
@@ -1108,11 +1789,11 @@ def main(argv: list[str] | None = None) -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                         args=CHROMIUM_ARGS)
-            for n in args.sessions:
+            for n in ns:
                 if server is None:
                     _log(f"starting a server ({args.processes} app process(es))")
                     server = Server(mnist_dir, args.processes).start()
-                env = Env(server, browser, runner, args, rng)
+                env = Env(server, browser, runner, args, rng, shared)
                 try:
                     row = SCENARIOS[args.scenario](env, n)
                 except Exception as e:
@@ -1124,17 +1805,58 @@ def main(argv: list[str] | None = None) -> int:
                 if row is not None:
                     row["processes"] = args.processes
                     rows.append(row)
-                    print(format_table(rows[-1:]).split("\n\n")[0].splitlines()[-1],
-                          file=sys.stderr)
+                    line = (format_train_table(rows[-1:]) if args.scenario == "train" else
+                            format_table(rows[-1:]).split("\n\n")[0]).splitlines()[-1]
+                    print(line, file=sys.stderr)
             browser.close()
     finally:
         if server is not None:
             server.stop()
         runner.close()
 
+    if args.scenario == "train":
+        report_train(rows, args, mnist_dir, time.perf_counter() - t0)
+    else:
+        report_draw(rows, args, mnist_dir, time.perf_counter() - t0)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": {k: v for k, v in vars(args).items()},
+                                               "mnist_dir": mnist_dir, "cores": os.cpu_count(),
+                                               "rows": rows}, indent=2, default=str))
+        print(f"figures written to {args.json}")
+    return 0 if len(rows) == len(ns) else 1
+
+
+def report_train(rows: list[dict[str, Any]], args: argparse.Namespace, mnist_dir: str,
+                 elapsed: float) -> None:
+    print(f"\nClassroom benchmark: scenario train ({'one shared link' if args.identical else 'distinct links'}), "
+          f"{args.processes} app process(es), {os.cpu_count()} cores, data {mnist_dir}, "
+          f"{elapsed:.0f} s in all")
+    if rows:
+        print(format_train_table(rows))
+    print("runs = sessions whose last-run panel showed 'Test accuracy'; wait = press -> that "
+          "metric; expect = FIFO mean over the worker slots from a lone training's wait "
+          "(T * mean(j // S + 1)), or T for one shared link; CPU = the server tree from the "
+          "presses to the last run; tab = real Chromium drawing on /draw meanwhile (mouse-up "
+          "-> scores); peak = RSS sampled every 0.5 s; after = 10 s after the last run")
+    for r in rows:
+        lone = f"T={_f(r['lone_s'], '.1f')} s, lone CPU {_f(r['lone_cpu_s'], '.0f')} s"
+        lone += (f"; CPU of the web process {_f(r.get('web_cpu_s'), '.0f')} s, server cores "
+                 f"{_f(r['server_cores'], '.2f')}; tab strokes answered "
+                 f"{r['strokes_tab']['answered']}/{r['strokes_tab']['sent']}")
+        print(f"  K={r['trainers']}: S={r['slots']} slots, {lone}; mean queued "
+              f"{_f(r['queued_s']['mean'], '.1f')} s; idle->after web "
+              f"{_f(r['memory_mb']['idle']['web_mb'])}->{_f(r['memory_mb']['after']['web_mb'])} MB"
+              f"; row peak total {_f(r['memory_peak_row']['total_mb'])} MB; "
+              f"bench cores {_f(r['bench_cores'], '.2f')}")
+        for note in train_notes(r):
+            print(f"    {note}")
+
+
+def report_draw(rows: list[dict[str, Any]], args: argparse.Namespace, mnist_dir: str,
+                elapsed: float) -> None:
     print(f"\nClassroom benchmark: scenario {args.scenario}, {args.seconds:g} s of drawing per N, "
           f"{args.processes} app process(es), {os.cpu_count()} cores, data {mnist_dir}, "
-          f"{time.perf_counter() - t0:.0f} s in all")
+          f"{elapsed:.0f} s in all")
     if rows:
         print(format_table(rows))
     print("tab = real Chromium (mouse-up -> scores on screen); light = websocket clients (send "
@@ -1156,12 +1878,6 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"light: {r['light_errors'][0]}")
         if notes:
             print(f"  N={r['sessions']}: " + "; ".join(notes))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"args": {k: v for k, v in vars(args).items()},
-                                               "mnist_dir": mnist_dir, "cores": os.cpu_count(),
-                                               "rows": rows}, indent=2, default=str))
-        print(f"figures written to {args.json}")
-    return 0 if len(rows) == len(args.sessions) else 1
 
 
 if __name__ == "__main__":
