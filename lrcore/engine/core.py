@@ -197,6 +197,15 @@ class Job:
                 self._history = []
                 if self._state == "queued":
                     self._state = "running"
+            elif self._run is None and kind in ("records", "coef") and run not in self._runs:
+                # A run that started before this web process asked for it (another app
+                # process sharing the scheduler submitted it): follow it from here on.
+                self._run = self._runs[run] = _Run(run=run)
+                self.attempts = max(self.attempts, 1)
+                if self._state == "queued":
+                    self._state = "running"
+                self._on_message(msg)
+                return
             elif self._run is None or run != self._run.run:
                 return  # a late message of an earlier attempt
             elif kind == "records":
