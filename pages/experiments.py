@@ -29,6 +29,7 @@ the same settings run in full next time.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from typing import Any, Callable
@@ -42,7 +43,7 @@ from lrcore import experiments as ex
 from lrcore.config import C_MAX, C_MIN, MIN_TRAIN_SIZE, PREPROCESS_MODES
 from lrcore.data import MnistData
 from lrcore.plots import weight_images
-from pages.common import get_data, require_app_shell
+from pages.common import engine, engine_error, get_data, require_app_shell
 
 require_app_shell()
 
@@ -260,8 +261,15 @@ def _experiment_block(sid: str, factory: Callable[..., Any], settings: dict | No
     """
     experiment = None
     if settings is not None:
+        kwargs = dict(settings)
+        if "engine" in inspect.signature(factory).parameters:
+            # Its steps run on the training engine's workers (two workers: two at once).
+            kwargs["engine"] = engine()
+            if kwargs["engine"] is None:
+                errors = [*errors, f"The training engine is unavailable: {engine_error()}"]
+                settings = None
         try:
-            experiment = factory(data, **settings)
+            experiment = factory(data, **kwargs) if settings is not None else None
         except ValueError as e:
             errors = [*errors, _capitalized(e)]
     for e in errors:

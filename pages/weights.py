@@ -2,17 +2,20 @@
 watched as they form during training."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from lrcore import plots
 from lrcore.metrics import sparsity
 from pages.common import (
     DEFAULT_ID,
+    config_label,
     current_model,
     default_model,
     model_label,
     require_app_shell,
     runs,
+    session_job,
 )
 
 require_app_shell()
@@ -116,6 +119,28 @@ else:
 
 # ----------------------------------------------------------------------------- formation
 st.header("Watch the weights form")
+
+
+@st.fragment(run_every=1.0)
+def live_weights() -> None:
+    """The weights of this session's training while it runs on the engine (they arrive
+    about once a second), redrawn in place; when it ends the page reruns with the run."""
+    job = session_job()
+    if job is None or not job.active:
+        st.rerun()
+    coef = job.latest_coef
+    st.markdown(f"**Your training is running** ({config_label(job.config)}): "
+                + (f"the weights as of iteration {coef[0]}, updated about once a second."
+                   if coef else f"{job.describe()}; the weights appear once it starts."))
+    if coef is not None:
+        # A training on MNIST's digits: one row per digit, 0-9 in order.
+        st.plotly_chart(plots.weight_images(coef[1], np.arange(coef[1].shape[0])),
+                        width="stretch", key="weights_live_chart")
+
+
+if session_job() is not None:
+    live_weights()
+    st.divider()
 iters = [int(i) for i in tm.snapshot_iters]
 if not iters or tm.snapshot_coef.shape[0] != len(iters):
     st.info("This model has no weight snapshots (it was loaded from a file saved without "
