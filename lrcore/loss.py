@@ -24,7 +24,8 @@ UPCAST_ROWS x d float64 block that each block of ``X`` is upcast into in turn: 1
 MNIST instead of the 376 MB of a float64 copy of all 60,000 digits. The upcast values are
 exactly those of such a copy, so the refinement computes the same numbers up to the order
 of the float64 block sums (1e-16 relative); the upcast makes a float64 evaluation about
-15% slower than on a copy, paid only in the refinement iterations. ``Y`` may be None: the one-hot targets are then made
+10% slower than on a copy (194 against 178 ms on full MNIST, one thread), paid only in the
+refinement iterations. ``Y`` may be None: the one-hot targets are then made
 per block from ``y_idx`` (identical values, and no n x K array kept for the whole fit).
 """
 from __future__ import annotations
