@@ -30,6 +30,7 @@ __all__ = [
     "weight_images",
     "weight_difference",
     "weight_table",
+    "objective_scale",
     "training_curves",
     "confusion_heatmap",
     "confusion_cell",
@@ -51,6 +52,7 @@ CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 # Train / test colours, the same in every chart (plotly's default first two colours).
 TRAIN_COLOR = "#1f77b4"
 TEST_COLOR = "#ff7f0e"
+OBJECTIVE_COLOR = "#6b6b6b"  # the minimized objective: neutral, dotted, beside the losses
 _FONT = dict(size=13)
 
 
@@ -372,26 +374,38 @@ def weight_table(coef: ArrayLike, intercept: ArrayLike, classes: ArrayLike) -> l
 # ----------------------------------------------------------------------------- training
 
 
-def training_curves(history: Sequence[dict], *, title: str | None = None) -> go.Figure:
+def training_curves(history: Sequence[dict], *, title: str | None = None,
+                    objective_scale: float | None = None) -> go.Figure:
     """Loss and accuracy against iteration, train and test, side by side.
 
     Cheap by design (plain lists, a dict layout, no subplot helper): the Train page
     redraws it several times a second.
 
+    The test set is evaluated on some iterations only (its cost is kept to a tenth of the
+    training's): those iterations carry a dot, and the line between dots is drawn
+    straight, so two identical runs look alike. With ``objective_scale`` the loss panel
+    also shows the objective the solver actually minimizes, ``objective /
+    objective_scale`` (``C * n`` with a penalty, ``n`` without): per training digit, on the
+    log-loss's scale. It always decreases; the training log-loss alone need not (with L1 it
+    zig-zags while the penalty term falls).
+
     Parameters
     ----------
     history : sequence of dict
         One record per iteration with keys ``iteration``, ``train_loss``, ``test_loss``,
-        ``train_accuracy``, ``test_accuracy``; the test values may be None (then there is
-        no test curve, or a gap).
+        ``train_accuracy``, ``test_accuracy`` (and ``objective``); the test values may be
+        None (then there is no test curve, or a gap).
     title : str, optional
+    objective_scale : float, optional
+        See above; use :func:`objective_scale` of the run's config.
 
     Returns
     -------
     plotly.graph_objects.Figure
         Left: log-loss (``xaxis``/``yaxis``); right: accuracy (``xaxis2``/``yaxis2``).
-        Traces named "train" and "test" (test only if any test value is present), paired
-        by ``legendgroup``. ``layout.uirevision`` is constant, so a zoom survives redraws.
+        Traces named "train" and "test" (test only if any test value is present; mode
+        "lines+markers"), paired by ``legendgroup``, and "objective" (loss panel, with
+        ``objective_scale``). ``layout.uirevision`` is constant, so a zoom survives redraws.
     """
     it = [h.get("iteration") for h in history]
     series = {key: [h.get(key) for h in history]
@@ -405,12 +419,23 @@ def training_curves(history: Sequence[dict], *, title: str | None = None) -> go.
         dash = "solid" if split == "train" else "dash"
         for metric, axes, fmt in (("loss", ("x", "y"), ".4f"), ("accuracy", ("x2", "y2"), ".2%")):
             traces.append(dict(
-                type="scatter", mode="lines", x=it, y=series[f"{split}_{metric}"],
-                name=split, legendgroup=split, showlegend=(metric == "loss"),
+                type="scatter", mode="lines" if split == "train" else "lines+markers",
+                x=it, y=series[f"{split}_{metric}"],
+                name=split if split == "train" else "test (dots: evaluated)",
+                legendgroup=split, showlegend=(metric == "loss"),
                 line=dict(color=color, dash=dash, width=2), connectgaps=True,
-                xaxis=axes[0], yaxis=axes[1],
+                marker=dict(size=5, color=color), xaxis=axes[0], yaxis=axes[1],
                 hovertemplate=f"{split} {metric}: %{{y:{fmt}}}<extra>iteration %{{x}}</extra>",
             ))
+    if objective_scale and any(h.get("objective") is not None for h in history):
+        traces.append(dict(
+            type="scatter", mode="lines", x=it,
+            y=[None if h.get("objective") is None else h["objective"] / objective_scale
+               for h in history],
+            name="objective ÷ (C·n): what the solver minimizes", legendgroup="objective",
+            line=dict(color=OBJECTIVE_COLOR, dash="dot", width=2), xaxis="x", yaxis="y",
+            hovertemplate="objective ÷ (C·n): %{y:.4f}<extra>iteration %{x}</extra>",
+        ))
     ax = dict(showgrid=True, gridcolor="#e5e5e5", zeroline=False, linecolor="#888")
     layout = dict(
         height=360, font=_FONT, plot_bgcolor="white",
@@ -427,6 +452,13 @@ def training_curves(history: Sequence[dict], *, title: str | None = None) -> go.
         layout["title"] = dict(text=title, x=0.0, xanchor="left")
         layout["legend"]["y"] = 1.02
     return go.Figure(data=traces, layout=layout)
+
+
+def objective_scale(config: Any) -> float:
+    """What divides a run's ``objective`` to put it on the log-loss's scale: ``C * n`` with
+    a penalty (objective = C * sum of losses + penalty), ``n`` without."""
+    n = float(config.train_size)
+    return n if config.penalty is None else float(config.C) * n
 
 
 # ----------------------------------------------------------------------------- evaluation

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -181,8 +180,11 @@ def _history(n: int, with_test: bool = True) -> list[dict]:
 def test_training_curves_traces_and_axes():
     h = _history(40)
     fig = plots.training_curves(h)
+    T = "test (dots: evaluated)"
     assert [(tr.name, tr.yaxis) for tr in fig.data] == [
-        ("train", "y"), ("train", "y2"), ("test", "y"), ("test", "y2")]
+        ("train", "y"), ("train", "y2"), (T, "y"), (T, "y2")]
+    # Test values exist only where the test set was scored: those carry a marker.
+    assert [tr.mode for tr in fig.data] == ["lines", "lines", "lines+markers", "lines+markers"]
     assert list(fig.data[0].x) == list(range(1, 41))
     assert list(fig.data[1].y) == [r["train_accuracy"] for r in h]
     assert list(fig.data[2].y) == [r["test_loss"] for r in h]
@@ -204,22 +206,27 @@ def test_training_curves_without_test_and_empty():
                                                            gap[2]["test_loss"]]
 
 
-def test_training_curves_is_cheap():
-    h = _history(300)
-    plots.training_curves(h)  # warm up plotly's validators
-    t0 = time.perf_counter()
-    for _ in range(5):
-        plots.training_curves(h)
-    # Redrawn several times a second while training: a few ms each here; generous bound.
-    assert (time.perf_counter() - t0) / 5 < 0.1
+def test_training_curves_show_the_minimized_objective():
+    h = _history(10)
+    for r in h:
+        r["objective"] = 50.0 * (2.0 + 1.0 / r["iteration"])
+    fig = plots.training_curves(h, objective_scale=100.0)
+    (obj,) = [tr for tr in fig.data if tr.legendgroup == "objective"]
+    assert obj.yaxis == "y" and list(obj.y) == [r["objective"] / 100.0 for r in h]
+    assert "minimizes" in obj.name
+    assert not [tr for tr in plots.training_curves(h).data if tr.legendgroup == "objective"]
+
+
+def test_objective_scale_puts_the_objective_on_the_loss_scale():
+    from lrcore.config import TrainConfig
+
+    assert plots.objective_scale(TrainConfig(C=0.5, train_size=1000)) == 500.0
+    assert plots.objective_scale(TrainConfig(penalty="none", train_size=1000)) == 1000.0
 
 
 # ----------------------------------------------------------------------------- confusion
 
-
 CM = np.array([[50, 2, 0], [3, 40, 7], [0, 0, 30]])
-
-
 def test_confusion_heatmap_counts_and_customdata():
     classes = np.array([0, 1, 2])
     fig = plots.confusion_heatmap(CM, classes)
