@@ -182,3 +182,23 @@ def _data():
     from pages.common import get_data
 
     return get_data()
+
+
+def test_a_corrupt_entry_is_a_note_not_a_broken_board(env):
+    from sqlalchemy import update
+
+    from lrcore.board.models import Entry
+
+    info, token = env.create_class("T")
+    at = page(query={"class": info.code})
+    publish(at, "broken")
+    publish(at, "fine")
+    first = int(table(at)["#"][0])
+    with env.engine.begin() as conn:
+        conn.execute(update(Entry).where(Entry.id == first).values(model_npz=b"junk"))
+    env.hide(info.code, token, first, hidden=False)  # a new version: the board is rebuilt
+    board_ui.get_board()._models.clear()  # as in a freshly started app process
+    at.run()
+    assert not at.exception, at.exception
+    assert list(table(at)["nickname"]) == ["fine"]
+    assert any("broken" in w.value and "skipped" in w.value for w in at.warning)
