@@ -41,6 +41,7 @@ RUN_COUNTER = "run_counter"  # last run number given out in this session
 JOB = "training_job"  # engine key of this session's training until its run is stored
 JOB_NOTICE = "training_job_notice"  # (kind, message) about how the last training ended
 LAST_TRAINED = "last_trained_run"  # id of the run most recently trained in this session
+THEORY_DIGIT = "theory_drawn_digit"  # {"pixels": uint8 (784,), "label": int} sent from Draw
 DEFAULT_OWNER = "app:default-model"  # the engine owner of the default model's training
 
 

@@ -22,6 +22,7 @@ from lrcore.train import TrainedModel
 from pages.board_ui import drawing_panel
 from pages.common import (
     CURRENT,
+    THEORY_DIGIT,
     DEFAULT_ID,
     current_id,
     current_model,
@@ -37,7 +38,8 @@ CANVAS_SIZE = 280
 CANVAS_GEN = "draw_canvas_gen"
 HINT = "Draw a digit… (white on the black canvas; the guess appears after each stroke)"
 DEFAULT_STROKE = 20
-LAST_ANSWER = "draw_last_answer"  # (key, blocks) of the last image answered (show_results)
+LAST_ANSWER = "draw_last_answer"  # (key, (blocks, digit)) of the last image answered
+GO_THEORY = "draw_go_theory"  # set by the Theory button's callback: switch page this run
 EVIDENCE_CAPTION = (
     "Each map is the digit as the model sees it times one class's weights: red pixels vote "
     "for the class, blue against. A map's sum plus the class's bias is its logit, and the "
@@ -67,16 +69,18 @@ def model_picker() -> None:
                  format_func=lambda r: "default model" if r == DEFAULT_ID else r)
 
 
-def results_html(image_png: bytes | None, model: TrainedModel, naive: bool) -> list[tuple[str, str]]:
-    """The results of one canvas image as (kind, content) blocks: ("info", text) for a
-    blank canvas, else ("html", ...) and ("caption", ...) in page order.
+def results_html(image_png: bytes | None, model: TrainedModel,
+                 naive: bool) -> tuple[list[tuple[str, str]], tuple[np.ndarray, int] | None]:
+    """The results of one canvas image: (kind, content) blocks, ("info", text) for a blank
+    canvas, else ("html", ...) and ("caption", ...) in page order; and (the 28x28 digit in
+    [0, 1] as (784,), the predicted class), None for a blank canvas.
 
     Plain data from plain inputs (no Streamlit calls), so :func:`show_results` can keep the
     last answer and a test can call it with any image."""
     rgba = None if image_png is None else np.asarray(Image.open(io.BytesIO(image_png)))
     pixels = None if rgba is None else canvas_to_mnist(rgba)
     if pixels is None:
-        return [("info", HINT)]
+        return [("info", HINT)], None
     expl = explain_digit(model, pixels)
     if model.preprocessor.mode in ("unit", "raw"):
         seen = digit_html([(expl.features, "What the model sees (28×28)")])
@@ -93,7 +97,7 @@ def results_html(image_png: bytes | None, model: TrainedModel, naive: bool) -> l
     ]
     if naive:
         blocks += naive_blocks(rgba, model, expl.predicted)
-    return blocks
+    return blocks, (pixels, int(expl.predicted))
 
 
 def naive_blocks(rgba: np.ndarray, model: TrainedModel, predicted) -> list[tuple[str, str]]:
@@ -131,7 +135,8 @@ def show_results(image_png: bytes | None, rid: str, model: TrainedModel, naive: 
     if last is None or last[0] != key:
         last = (key, results_html(image_png, model, naive))
         st.session_state[LAST_ANSWER] = last
-    for kind, content in last[1]:
+    blocks, digit = last[1]
+    for kind, content in blocks:
         if kind == "info":
             st.info(content)
         elif kind == "caption":
@@ -140,6 +145,28 @@ def show_results(image_png: bytes | None, rid: str, model: TrainedModel, naive: 
             st.markdown(content)
         else:
             st.html(content)
+    if digit is not None:
+        theory_link(*digit)
+
+
+def theory_link(pixels: np.ndarray, predicted: int) -> None:
+    """Send the drawing to the Theory page, which takes it through the five formulas."""
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    row.selectbox("It is a", list(range(10)), index=int(predicted), key="draw_theory_label",
+                  width=100, help="The digit you meant: the Theory page computes the loss "
+                                  "and the gradient against it.")
+    row.button("Follow it through the math (Theory page)", key="draw_to_theory",
+               icon=":material/functions:", on_click=_send_to_theory, args=(pixels,))
+    if st.session_state.pop(GO_THEORY, False):
+        st.switch_page("pages/theory.py")
+
+
+def _send_to_theory(pixels: np.ndarray) -> None:
+    st.session_state[THEORY_DIGIT] = {
+        "pixels": np.round(np.asarray(pixels) * 255).astype(np.uint8),
+        "label": int(st.session_state["draw_theory_label"])}
+    st.session_state["theory_source"] = "drawn"
+    st.session_state[GO_THEORY] = True
 
 
 @st.fragment

@@ -14,7 +14,13 @@ import streamlit as st
 from lrcore import experiment_plots as xp
 from lrcore.plots import digit_tiles
 from lrcore.theory import gradient_step, penalty_breakdown, sample_breakdown
-from pages.common import current_model, get_data, model_label, require_app_shell
+from pages.common import (
+    THEORY_DIGIT,
+    current_model,
+    get_data,
+    model_label,
+    require_app_shell,
+)
 
 require_app_shell()
 
@@ -26,6 +32,7 @@ ETAS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
 
 def _next_mistake(model, data) -> None:
     """Move the index to the next test digit the model gets wrong (button callback)."""
+    st.session_state["theory_source"] = "test"  # a test digit, not the drawing
     start = int(st.session_state.get(K_INDEX, 0))
     n = data.n_test
     # Scan in blocks from the current index on: a few ms per block of 2,000 digits.
@@ -253,15 +260,28 @@ def run() -> None:
         st.button("Next digit it gets wrong", key=K_MISTAKE, on_click=_next_mistake,
                   args=(model, data),
                   help="Jump to the next test digit this model misclassifies.")
+    drawn = st.session_state.get(THEORY_DIGIT)
+    source = "test"
+    if drawn is not None:
+        with c_ctl:
+            source = st.radio("Digit", ("drawn", "test"), key="theory_source", horizontal=True,
+                              format_func={"drawn": f"my drawing (a {drawn['label']})",
+                                           "test": "an MNIST test digit"}.get,
+                              help="Your drawing comes from the Draw page, with the digit "
+                                   "you said it is.")
     i = int(st.session_state.get(K_INDEX, 0))
     pixels, label = data.X_test[i], data.y_test[i]
+    caption = f"test digit #{i}: a {label}"
+    if source == "drawn":
+        pixels, label = drawn["pixels"], drawn["label"]
+        caption = f"your drawing: a {label}"
     if label not in set(model.classes.tolist()):
         st.warning(f"Digit #{i} is a {label}, which this model does not know (its classes "
                    f"are {', '.join(map(str, model.classes))}). Pick another digit.")
         return
     bd = sample_breakdown(model, pixels, label)
     with c_img:
-        st.image(digit_tiles(pixels, scale=5)[0], caption=f"test digit #{i}: a {label}")
+        st.image(digit_tiles(pixels, scale=5)[0], caption=caption)
     with c_ctl:
         verdict = "correct" if bd.correct else "wrong"
         st.markdown(f"The model says **{bd.predicted}** ({verdict}); it gives the true "

@@ -176,3 +176,18 @@ def test_an_unchanged_image_is_not_answered_again(at):
     inject(at, lambda d: d.ellipse((80, 45, 200, 235), outline=(255, 255, 255, 255), width=20))
     assert at.session_state["draw_last_answer"] is not first
     assert prediction(at) == "0"
+
+
+def test_a_drawing_goes_to_the_theory_page(at):
+    inject(at, stroke)
+    assert at.selectbox(key="draw_theory_label").value == 1  # the guess, by default
+    at.selectbox(key="draw_theory_label").set_value(7).run()
+    at.button(key="draw_to_theory").click().run()
+    assert not at.exception
+    sent = at.session_state["theory_drawn_digit"]
+    assert sent["label"] == 7 and sent["pixels"].dtype == np.uint8 and sent["pixels"].max() > 200
+    at.switch_page("pages/theory.py").run()
+    assert not at.exception
+    assert at.radio(key="theory_source").value == "drawn"
+    text = " ".join(m.value for m in at.markdown)
+    assert "the true class 7 a probability" in text  # the drawing, with the label given
