@@ -28,6 +28,7 @@ from lrcore.board.service import (
     settings_params,
 )
 from pages.board_ui import (
+    BOARD_ERROR,
     CLASS,
     POLL_S,
     SEEN_QUERY,
@@ -379,8 +380,9 @@ def moderation(snap, token: str) -> None:
 st.header("Class board")
 take_link_in()
 if board_or_none() is None:
-    st.error("The class board needs a writable data directory (LR_DATA_DIR) or a database "
-             "URL (LR_BOARD_DB); this server has neither.")
+    st.error("The class board is not available on this server: it needs a writable data "
+             "directory (LR_DATA_DIR) or a reachable database (LR_BOARD_DB).")
+    st.caption(md_escape(st.session_state.pop(BOARD_ERROR, "")))
     st.stop()
 info = joined()
 if info is None:

@@ -11,6 +11,7 @@ import secrets
 
 import numpy as np
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from lrcore.board import Board, BoardError, ClassInfo, Snapshot
 from lrcore.board.db import BoardUnavailable, default_url
@@ -20,6 +21,7 @@ CLASS = "board_class"  # join code of the class this session joined
 TEACHER = "board_teacher_token"  # the class's teacher token, if this session holds it
 SID = "board_session_id"  # random id of this browser session (publish limits count by it)
 SEEN_QUERY = "board_seen_query"  # (class, token) of the link already taken in
+BOARD_ERROR = "board_error"  # why the board could not be opened (for the page)
 LAST_DRAWING = "board_last_drawing"  # hash of the drawing last added (no double add)
 # Seconds between two checks of the board's version by a viewer (one integer read).
 POLL_S = float(os.environ.get("LR_BOARD_POLL_S", 3))
@@ -38,9 +40,12 @@ def get_board() -> Board:
 
 
 def board_or_none() -> Board | None:
+    """The board, or None (with the reason in BOARD_ERROR) when there is no database or
+    it cannot be reached: the page says so instead of failing."""
     try:
         return get_board()
-    except BoardUnavailable:
+    except (BoardUnavailable, SQLAlchemyError, OSError) as e:
+        st.session_state[BOARD_ERROR] = str(e).splitlines()[0][:200] if str(e) else repr(e)
         return None
 
 

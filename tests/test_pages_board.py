@@ -202,3 +202,15 @@ def test_a_corrupt_entry_is_a_note_not_a_broken_board(env):
     assert not at.exception, at.exception
     assert list(table(at)["nickname"]) == ["fine"]
     assert any("broken" in w.value and "skipped" in w.value for w in at.warning)
+
+
+def test_an_unreachable_database_is_a_message(mnist_dir, monkeypatch):
+    import socket
+
+    with socket.socket() as sock:  # a free port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
+    monkeypatch.setenv("LR_BOARD_DB", f"postgresql+psycopg://nobody@127.0.0.1:{port}/x")
+    at = page()
+    assert at.error and "not available" in at.error[0].value

@@ -62,6 +62,9 @@ def make_engine(url: str | None = None) -> Engine:
     url = url or default_url()
     u = make_url(url)
     kw: dict = {"pool_pre_ping": True}
+    if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:
+        # An unreachable server fails a page in seconds, not after the OS's TCP timeout.
+        kw["connect_args"] = {"connect_timeout": 5}
     if u.get_backend_name() == "sqlite":
         kw = {"connect_args": {"timeout": SQLITE_BUSY_MS / 1000}}
         if u.database and u.database != ":memory:":
