@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -192,6 +193,20 @@ def _sync_url(cfg: TrainConfig) -> None:
             qp[k] = want[k]
         elif k not in want and k in qp:
             del qp[k]
+
+
+def share_url(page_url: str, cfg: TrainConfig) -> str:
+    """The link that opens the Train page with ``cfg``'s settings (its query string)."""
+    base = page_url.split("?", 1)[0].split("#", 1)[0]
+    return f"{base}?{urlencode(cfg.to_query())}"
+
+
+def _share_link(cfg: TrainConfig) -> None:
+    """The settings as a link with a copy button: what a teacher sends to a class."""
+    with st.popover("Share these settings", icon=":material/link:", width="stretch"):
+        st.caption("Anyone who opens this link gets the Train page with exactly these "
+                   "settings (the copy button is at the right of the box).")
+        st.code(share_url(st.context.url or "/train", cfg), language=None, wrap_lines=True)
 
 
 def _on_C_slider() -> None:
@@ -564,6 +579,8 @@ def run() -> None:
             st.caption("Fix the settings marked in red to train.")
     if cfg is not None:
         _sync_url(cfg)
+        with left:
+            _share_link(cfg)
 
     st.divider()
     _runs_section(busy)

@@ -412,3 +412,19 @@ def test_home_page_offers_train_and_draw(env):
     assert links == ["**Train a model**", "**Draw a digit**"]
     text = " ".join(m.value for m in at.markdown)
     assert "60,000 training" in text and "Default model" in text
+
+
+def test_the_settings_can_be_shared_as_a_link(at):
+    from pages.train import share_url
+
+    widget(at, "penalty").set_value("l1").run()
+    widget(at, "C").input("0.05").run()
+    (code,) = [c.value for c in at.code]
+    assert "penalty=l1" in code and "C=0.05" in code
+    cfg = TrainConfig(penalty="l1", C=0.05, train_size=3000)
+    link = share_url("http://class.example:8501/train?old=1#x", cfg)
+    assert link.startswith("http://class.example:8501/train?penalty=l1&C=0.05&")
+    from urllib.parse import parse_qs, urlsplit
+
+    back = {k: v for k, v in parse_qs(urlsplit(link).query).items()}
+    assert TrainConfig.from_query(back, TrainConfig(), 60000, 10000) == (cfg, [])
