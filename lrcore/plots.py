@@ -31,6 +31,7 @@ __all__ = [
     "weight_difference",
     "weight_table",
     "objective_scale",
+    "runs_overlay",
     "training_curves",
     "confusion_heatmap",
     "confusion_cell",
@@ -451,6 +452,50 @@ def training_curves(history: Sequence[dict], *, title: str | None = None,
     if title:
         layout["title"] = dict(text=title, x=0.0, xanchor="left")
         layout["legend"]["y"] = 1.02
+    return go.Figure(data=traces, layout=layout)
+
+
+RUN_METRICS = {
+    "test_accuracy": ("test accuracy", ".0%"),
+    "train_accuracy": ("training accuracy", ".0%"),
+    "test_loss": ("test log-loss", ".3f"),
+    "train_loss": ("training log-loss", ".3f"),
+}
+
+
+def runs_overlay(histories: dict[str, Sequence[dict]], metric: str = "test_accuracy") -> go.Figure:
+    """One metric of several runs against iteration, one line per run, on one chart.
+
+    Parameters
+    ----------
+    histories : dict of str -> sequence of dict
+        Run label -> its per-iteration records (as :func:`training_curves` takes them).
+    metric : {"test_accuracy", "train_accuracy", "test_loss", "train_loss"}
+        Test values exist on evaluated iterations only: dots there, straight lines between.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One ``Scatter`` per run (``name`` = its label), in the order given.
+    """
+    if metric not in RUN_METRICS:
+        raise ValueError(f"metric must be one of {', '.join(RUN_METRICS)}; got {metric!r}")
+    title, fmt = RUN_METRICS[metric]
+    traces = []
+    for label, history in histories.items():
+        traces.append(dict(
+            type="scatter", mode="lines+markers" if metric.startswith("test") else "lines",
+            x=[h.get("iteration") for h in history], y=[h.get(metric) for h in history],
+            name=label, connectgaps=True, marker=dict(size=4), line=dict(width=2),
+            hovertemplate=f"{label}<br>iteration %{{x}}: %{{y:{fmt}}}<extra></extra>",
+        ))
+    ax = dict(showgrid=True, gridcolor="#e5e5e5", zeroline=False, linecolor="#888")
+    layout = dict(
+        height=380, font=_FONT, plot_bgcolor="white", margin=dict(l=60, r=20, t=30, b=50),
+        legend=dict(orientation="h", x=0.0, y=-0.22, yanchor="top"),
+        xaxis=dict(title=dict(text="iteration"), **ax),
+        yaxis=dict(title=dict(text=title), tickformat=fmt if "%" in fmt else None, **ax),
+    )
     return go.Figure(data=traces, layout=layout)
 
 

@@ -33,7 +33,8 @@ from lrcore.config import (
 )
 from lrcore.data import MnistData
 from lrcore.modelcache import recompute_metrics
-from lrcore.plots import objective_scale, training_curves
+from lrcore.plots import RUN_METRICS as plots_metrics
+from lrcore.plots import objective_scale, runs_overlay, training_curves
 from lrcore.train import TrainedModel
 from pages.common import (
     CURRENT,
@@ -481,6 +482,22 @@ def _last_run_panel() -> None:
         st.info(message[:1].upper() + message[1:] + ".")
 
 
+def _overlay(items: Mapping[str, TrainedModel]) -> None:
+    """Several runs' curves on one chart (the last three at first)."""
+    st.markdown("**Compare the curves of several runs**")
+    ids = list(items)
+    chosen = [r for r in st.session_state.get("train_overlay_runs", ids[-3:]) if r in ids]
+    st.session_state["train_overlay_runs"] = chosen
+    a, b = st.columns([3, 2])
+    picked = a.multiselect("Runs", ids, key="train_overlay_runs",
+                           format_func=lambda r: model_label(r, items[r]))
+    metric = b.selectbox("Curve", tuple(plots_metrics), key="train_overlay_metric",
+                         format_func=lambda m: plots_metrics[m][0])
+    if picked:
+        st.plotly_chart(runs_overlay({model_label(r, items[r]): items[r].history
+                                      for r in picked}, metric), key="train_overlay_chart")
+
+
 def _runs_section(busy: bool) -> None:
     st.subheader("This session's runs")
     items = runs()
@@ -525,6 +542,8 @@ def _runs_section(busy: bool) -> None:
         if current != DEFAULT_ID:
             st.button("Use the default model again", key="train_use_default",
                       on_click=_use_default, disabled=busy)
+        if len(items) >= 2:
+            _overlay(items)
 
     up = st.file_uploader("Add a model file (.npz, as downloaded here)", type=["npz"],
                           key="train_upload", disabled=busy)

@@ -428,3 +428,16 @@ def test_the_settings_can_be_shared_as_a_link(at):
 
     back = {k: v for k, v in parse_qs(urlsplit(link).query).items()}
     assert TrainConfig.from_query(back, TrainConfig(), 60000, 10000) == (cfg, [])
+
+
+def test_several_runs_curves_overlaid(at, small_models):
+    at.session_state[RUNS] = {"run 1": small_models[0], "run 2": small_models[1]}
+    at.run()
+    assert at.multiselect(key="train_overlay_runs").value == ["run 1", "run 2"]
+    import json
+
+    (chart,) = [c for c in at.get("plotly_chart") if "train_overlay_chart" in c.proto.id]
+    names = [tr["name"] for tr in json.loads(chart.proto.spec)["data"]]
+    assert len(names) == 2 and names[0].startswith("run 1")
+    at.multiselect(key="train_overlay_runs").set_value(["run 2"]).run()
+    assert not at.exception

@@ -375,3 +375,15 @@ def test_captions(ev):
                                      (0.5, "50%")])
 def test_probabilities_never_round_to_certainty(p, text):
     assert plots._pct(p) == text
+
+
+def test_runs_overlay_one_line_per_run():
+    a, b = _history(10), _history(20)
+    fig = plots.runs_overlay({"run 1": a, "run 2": b}, "test_accuracy")
+    assert [tr.name for tr in fig.data] == ["run 1", "run 2"]
+    assert list(fig.data[1].y) == [r["test_accuracy"] for r in b]
+    assert fig.data[0].mode == "lines+markers"  # test values: dots where evaluated
+    assert plots.runs_overlay({"a": a}, "train_loss").data[0].mode == "lines"
+    assert "accuracy" in fig.layout.yaxis.title.text
+    with pytest.raises(ValueError, match="metric must be one of"):
+        plots.runs_overlay({"a": a}, "bogus")
