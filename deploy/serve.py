@@ -70,6 +70,8 @@ from lrcore.engine.core import (  # noqa: E402
     default_workers,
     parse_bytes,
 )
+# The scheduler settings the engine relies on, the same its embedded cluster gets.
+from lrcore.engine.local import SCHEDULER_ENV as ENGINE_SCHEDULER_ENV  # noqa: E402
 
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 PROBE = Path(__file__).with_name("engine_probe.py")
@@ -81,15 +83,6 @@ MAX_RESTARTS, RESTART_WINDOW = 3, 300.0
 POLL = 0.2
 WARM_UP_TIMEOUT = 120.0  # seconds for the workers to load MNIST, waited for before `ready:`
 
-# The scheduler settings lrcore.engine relies on (the same its embedded cluster gets, see
-# lrcore/engine/core.py "Queue semantics"): queued tasks wait on the scheduler until a worker
-# thread is free (FIFO, visible queue positions); one retry after a lost worker; short
-# low-level logs (a kept coefficient message is 31 KB).
-ENGINE_SCHEDULER_ENV = {
-    "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0",
-    "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
-    "DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH": "100",
-}
 # A training on all of MNIST peaked at ~500 MB in one process (lrcore/engine/core.py): less
 # per worker and a worker may be killed by its nanny for going over its limit.
 WORKER_MEMORY_HINT = 512 * 2**20
