@@ -72,6 +72,7 @@ from lrcore.engine.core import (  # noqa: E402
 )
 # The scheduler settings the engine relies on, the same its embedded cluster gets.
 from lrcore.engine.local import SCHEDULER_ENV as ENGINE_SCHEDULER_ENV  # noqa: E402
+from lrcore.engine.local import WORKER_NICE  # noqa: E402
 
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 PROBE = Path(__file__).with_name("engine_probe.py")
@@ -404,7 +405,10 @@ def plan(processes: int, host: str, port: int, run_dir: Path, nginx: str,
             # One process with a nanny per worker: the nanny restarts a worker that dies
             # (killed, or over its memory limit). --death-timeout: workers that lost their
             # scheduler exit instead of waiting for it forever.
-            argv=[sys.executable, "-m", "dask", "worker", address, "--nthreads", "1",
+            # At a lower CPU priority than the app processes (lrcore.engine.local): strokes
+            # first, trainings in every idle cycle.
+            argv=[*(["nice", "-n", str(WORKER_NICE)] if shutil.which("nice") else []),
+                  sys.executable, "-m", "dask", "worker", address, "--nthreads", "1",
                   "--nworkers", str(engine.workers), "--memory-limit", str(per_worker),
                   "--host", "127.0.0.1",
                   "--no-dashboard", "--death-timeout", "60",

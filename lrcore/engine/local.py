@@ -35,6 +35,10 @@ SCHEDULER_ENV = {
     "DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH": "100",
 }
 PARENT_ENV = "LR_ENGINE_PARENT_PID"
+# Workers run at a lower CPU priority than the web process: a class's trainings then use
+# every idle cycle, but a stroke on the Draw page (a few ms of the web process's CPU) is
+# served first instead of waiting behind them for its share of a saturated core.
+WORKER_NICE = 10
 
 
 class LocalProcesses:
@@ -72,21 +76,25 @@ class LocalProcesses:
             self._start(["worker", "--scheduler-file", str(scheduler_file), "--nworkers",
                          str(n_workers), "--nthreads", "1", "--memory-limit",
                          str(int(memory_per_worker)), "--host", "127.0.0.1", "--no-dashboard",
-                         "--death-timeout", "60", "--preload-nanny", "lrcore.engine.watchdog"])
+                         "--death-timeout", "60", "--preload-nanny", "lrcore.engine.watchdog"],
+                        nice=WORKER_NICE)
             self.deadline = deadline
         except BaseException:
             self.close()
             raise
 
-    def _start(self, args: list[str]) -> None:
+    def _start(self, args: list[str], nice: int = 0) -> None:
+        # `nice` the command rather than a preexec_fn: this process has threads already.
+        prefix = ["nice", "-n", str(nice)] if nice and shutil.which("nice") else []
         self.procs.append(subprocess.Popen(
-            [sys.executable, "-m", "dask", *args], env=self.env, cwd=str(self.dir),
+            [*prefix, sys.executable, "-m", "dask", *args], env=self.env, cwd=str(self.dir),
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT))
 
     def _check(self, deadline: float) -> None:
         for p in self.procs:
             if p.poll() is not None:
-                raise RuntimeError(f"the engine's {p.args[3]} exited ({p.returncode}): "
+                what = next((a for a in p.args if a in ("scheduler", "worker")), "process")
+                raise RuntimeError(f"the engine's {what} exited ({p.returncode}): "
                                    f"{self.tail()}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"the engine's processes did not start in time: {self.tail()}")
