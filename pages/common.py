@@ -223,6 +223,10 @@ def session_job():
     adopted), or None."""
     key = st.session_state.get(JOB)
     eng = engine() if key else None
+    if eng is not None:
+        # Polled by the live panels (fragments, which skip the sidebar's touch): a student
+        # waiting in line is alive, so the queue must not drop their job.
+        eng.touch(owner())
     job = eng.job(key) if eng is not None else None
     if key and job is None and eng is not None:  # forgotten by the engine: nothing to keep
         st.session_state.pop(JOB, None)

@@ -175,6 +175,8 @@ class Job:
         self._result: dict | None = None
         self._summary: dict = {}  # the finished model's summary (metrics, message)
         self._lock = threading.RLock()
+        self._settling = False  # _on_done is fetching the result (outside the lock)
+        self._settled = threading.Event()  # set once the state is final
 
     # -- events from the workers (called on the client's event loop: keep them short)
     def _on_message(self, msg: dict) -> None:
@@ -219,40 +221,54 @@ class Job:
     def _on_done(self) -> None:
         """Settle a finished future: fetch its (small) result or its error.
 
-        The state is assigned last: readers poll it without the lock and must find the
-        history, summary or error complete once it is no longer active.
+        The fetch runs without the job's lock: the client's event loop delivers the result,
+        and that same loop takes the lock to hand progress messages to the job, so holding
+        it here would stall both until the fetch timed out (and the scheduler-side cleanup
+        after it, which needs the loop too, would then wait forever). The state is assigned
+        last: readers poll it without the lock and must find the history, summary or error
+        complete once it is no longer active.
         """
         with self._lock:
-            if self._state not in ACTIVE:
+            if self._state not in ACTIVE or self._settling:
                 return
-            f = self.future
-            state, exc = None, None
-            if f.status == "finished":
-                try:
-                    res = f.result(timeout=30)
-                except Exception as e:  # noqa: BLE001 - reported to the student
-                    exc = e
-                else:
+            self._settling = True
+        f = self.future
+        status, res, exc, model = f.status, None, None, None
+        if status == "finished":
+            try:
+                res = f.result(timeout=30)
+                if res["model"] is not None:
+                    from lrcore.train import TrainedModel
+
+                    model = TrainedModel.load(res["model"])
+            except Exception as e:  # noqa: BLE001 - reported to the student
+                exc, res = e, None
+        elif status != "cancelled":  # "error" (or "lost")
+            try:
+                exc = f.exception(timeout=30)
+            except Exception as e:  # noqa: BLE001
+                exc = e
+        try:
+            with self._lock:
+                state = None
+                if res is not None:
                     self._result = res
-                    if res["model"] is not None:
-                        model = self._model_from_result()
+                    if model is not None:
                         self._history = list(model.history)
                         self._summary = dict(model.summary)
                     self.engine._record_duration(res.get("seconds"), self.config)
                     state = "stopped" if res["status"] == "stopped" else "done"
-            elif f.status == "cancelled":
-                state = "stopped" if self._run is not None else "cancelled"
-            else:  # "error" (or "lost")
-                try:
-                    exc = f.exception(timeout=30)
-                except Exception as e:  # noqa: BLE001
-                    exc = e
-            self.finished_at = time.time()
-            if state is None:
-                self._error = self._failure_message(exc)
-                state = "error"
-            self._state = state
-            self.engine._job_finished(self)
+                elif status == "cancelled":
+                    state = "stopped" if self._run is not None else "cancelled"
+                self.finished_at = time.time()
+                if state is None:
+                    self._error = self._failure_message(exc)
+                    state = "error"
+                self._state = state
+        finally:
+            self._settling = False
+            self._settled.set()
+        self.engine._job_finished(self)
 
     def _failure_message(self, exc: BaseException | None) -> str:
         from distributed.scheduler import KilledWorker
@@ -273,6 +289,9 @@ class Job:
     def _settle(self) -> None:
         if self._state in ACTIVE and self.future.done():
             self._on_done()
+            # Another thread may be fetching the result: a finished future reads as
+            # finished once that is done (milliseconds; bounded by the fetch's timeout).
+            self._settled.wait(35)
 
     @property
     def state(self) -> str:
