@@ -590,8 +590,7 @@ def run() -> None:
     with left:
         _controls(data, values, errors, busy)
         st.button("Train", key="train_go", type="primary", on_click=_start_training,
-                  disabled=cfg is None or busy or eng is None, width="stretch",
-                  help="Runs on the training engine: it goes on while you visit other pages.")
+                  disabled=cfg is None or busy or eng is None, width="stretch")
         if "" in errors:
             st.error(errors[""])
         elif cfg is None:

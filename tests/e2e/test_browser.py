@@ -110,7 +110,7 @@ def test_training_updates_the_live_chart_before_it_finishes(page):
     sample(page, """JSON.stringify([
         ((document.querySelector("[data-testid='stProgress']") || {}).innerText || '')
             .match(/Iteration (\\d+)/)?.[1] ?? null,
-        [...document.querySelectorAll("[class*='st-key-train_live_'] .scatterlayer path.js-line")]
+        [...document.querySelectorAll(".st-key-train_live .scatterlayer path.js-line")]
             .map(e => e.getAttribute('d')).join(';'),
         !!document.querySelector('.st-key-train_last_chart')])""")
     click_button(page, "train_go")
@@ -126,7 +126,7 @@ def test_training_updates_the_live_chart_before_it_finishes(page):
     assert any(done for _, _, done in seen)
 
     main = page.locator("[data-testid='stMain']")
-    main.get_by_text("run 1: L2, C=1, 20,000 digits").first.wait_for()
+    main.get_by_text("run 1: L2, C=0.01, 20,000 digits").first.wait_for()
     assert main.locator("[data-testid='stAlertContentSuccess'], "
                         "[data-testid='stAlertContentInfo']").count() >= 1
     # The run became the current model.
@@ -154,9 +154,9 @@ def test_stop_keeps_a_usable_model(page):
     assert 3 <= n < 300
     assert_no_error(page)
     main = page.locator("[data-testid='stMain']")
-    main.get_by_text("run 1: L2, C=1, 60,000 digits").first.wait_for()
+    main.get_by_text("run 1: L2, C=0.01, 60,000 digits").first.wait_for()
     sidebar = page.locator("[data-testid='stSidebar']").inner_text()
-    assert "run 1: L2, C=1, 60,000 digits" in sidebar
+    assert "run 1: L2, C=0.01, 60,000 digits" in sidebar
     assert re.search(r"test accuracy 0\.\d{3}", sidebar)
     assert page.locator(".st-key-train_go button").is_enabled()  # ready for another run
 
@@ -342,3 +342,36 @@ def test_theory_follows_the_chosen_digit(page):
     assert text() != first
     assert "(wrong)" in text()
     assert_no_error(page)
+
+
+@pytest.mark.parametrize("width, height", [(1024, 768), (1280, 720), (390, 844)])
+def test_the_draw_page_fits_a_projector_and_a_phone(browser, base_url, width, height):
+    """On a classroom projector with the sidebar open the whole canvas is on screen (a
+    column split once left 156 of its 280 px visible at 1024x768); on a phone the canvas fits
+    the width, and once drawn, the guess, the 28x28 picture and the three evidence maps all
+    stay inside the page's width."""
+    page = browser.new_page(base_url=base_url, viewport={"width": width, "height": height})
+    try:
+        open_page(page, "/draw", "Scoring with", MODEL_TIMEOUT_MS)
+        sidebar = page.locator("[data-testid='stSidebar']")
+        if width >= 1024:
+            assert sidebar.bounding_box()["width"] > 200  # open, as on a projector
+        canvas = page.locator("canvas.upper-canvas").bounding_box()
+        assert canvas["x"] >= 0 and canvas["y"] >= 0
+        assert canvas["x"] + canvas["width"] <= width
+        assert canvas["y"] + canvas["height"] <= height
+        # Nothing the page draws is hidden under a visible sidebar.
+        if width >= 1024:
+            side = sidebar.bounding_box()
+            assert canvas["x"] >= side["x"] + side["width"]
+        draw(page, ring())
+        wait_prediction_change(page, None)
+        wait_idle(page)
+        for sel in (".scores", ".digits img", ".evidence .evmap img", ".colorbar"):
+            for box in [el.bounding_box() for el in page.locator(sel).all()]:
+                assert box is not None and box["x"] >= 0, sel
+                assert box["x"] + box["width"] <= width + 1, sel
+        assert page.locator(".evidence .evmap img").count() == 3
+        assert_no_error(page)
+    finally:
+        page.close()
