@@ -358,3 +358,12 @@ def test_lr_scheduler_points_the_engine_at_a_scheduler(monkeypatch):
     monkeypatch.setenv("LR_SCHEDULER", f"tcp://127.0.0.1:{port}")
     with pytest.raises(EngineUnavailable, match=f"tcp://127.0.0.1:{port}"):
         Engine(timeout=2)
+
+
+def test_the_default_leaves_a_core_to_the_web_process(monkeypatch):
+    from lrcore.engine import default_workers
+
+    monkeypatch.delenv("LR_ENGINE_WORKERS", raising=False)
+    for cores, workers in ((1, 1), (2, 1), (4, 3), (32, 8)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, c=cores: set(range(c)))
+        assert default_workers() == workers
