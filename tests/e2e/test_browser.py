@@ -135,8 +135,9 @@ def test_training_updates_the_live_chart_before_it_finishes(page):
 
 
 def test_stop_keeps_a_usable_model(page):
-    # A long run (all digits, up to 300 iterations); the settings come from the URL.
-    open_page(page, "/train?train_size=60000&max_iter=300", "Train a model")
+    # A long run (all digits, up to 300 iterations); the settings come from the URL. Not the
+    # default model's settings (C=0.01): the engine would hand back that finished run.
+    open_page(page, "/train?train_size=60000&max_iter=300&C=0.02", "Train a model")
     assert page.locator(".st-key-train_size input").input_value() == "60000"
     assert page.locator(".st-key-train_max_iter input").input_value() == "300"
     click_button(page, "train_go")
@@ -154,9 +155,9 @@ def test_stop_keeps_a_usable_model(page):
     assert 3 <= n < 300
     assert_no_error(page)
     main = page.locator("[data-testid='stMain']")
-    main.get_by_text("run 1: L2, C=0.01, 60,000 digits").first.wait_for()
+    main.get_by_text("run 1: L2, C=0.02, 60,000 digits").first.wait_for()
     sidebar = page.locator("[data-testid='stSidebar']").inner_text()
-    assert "run 1: L2, C=0.01, 60,000 digits" in sidebar
+    assert "run 1: L2, C=0.02, 60,000 digits" in sidebar
     assert re.search(r"test accuracy 0\.\d{3}", sidebar)
     assert page.locator(".st-key-train_go button").is_enabled()  # ready for another run
 
@@ -375,3 +376,23 @@ def test_the_draw_page_fits_a_projector_and_a_phone(browser, base_url, width, he
         assert_no_error(page)
     finally:
         page.close()
+
+
+def test_the_default_models_settings_give_its_run_at_once(page):
+    """Identical settings are one training: pressing Train with exactly the default model's
+    settings (all digits, the app's defaults) gets that finished run back from the engine."""
+    open_page(page, "/draw", "Scoring with", MODEL_TIMEOUT_MS)  # the default model exists
+    nav_click(page, "Train", "Train a model")
+    size = page.locator(".st-key-train_size input")
+    size.fill("60000")
+    size.press("Enter")
+    page.wait_for_function("() => location.search.includes('train_size=60000')",
+                           timeout=TIMEOUT_MS)
+    wait_idle(page)
+    click_button(page, "train_go")
+    page.locator(".st-key-train_last_chart svg.main-svg").first.wait_for(timeout=TIMEOUT_MS)
+    wait_idle(page)
+    assert page.locator("[data-testid='stProgress']").count() == 0
+    main = page.locator("[data-testid='stMain']")
+    assert main.get_by_text(re.compile(r"run \d+: L2, C=0\.01, 60,000 digits")).count() >= 1
+    assert_no_error(page)
