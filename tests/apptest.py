@@ -6,10 +6,14 @@ import json
 from streamlit.testing.v1 import AppTest
 
 
-def open_page(page: str, session: dict | None = None, timeout: float = 60) -> AppTest:
+def open_page(page: str, session: dict | None = None, timeout: float = 60,
+              query: dict | None = None) -> AppTest:
     """Run app.py (the shell and its sidebar), then switch to ``page`` ("pages/x.py"),
-    with ``session`` put into session state first; fails on any exception."""
+    with ``query`` as the URL's parameters and ``session`` put into session state first;
+    fails on any exception."""
     at = AppTest.from_file("../app.py", default_timeout=timeout)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
     for key, value in (session or {}).items():
         at.session_state[key] = value
     at.run()

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from lrcore.board import Board
 from pages import board_ui
-from tests.apptest import figures
+from tests.apptest import figures, open_page
 from tests.test_pages_draw import inject, stroke
 
 PAGE = "pages/board.py"
@@ -31,16 +31,7 @@ def env(mnist_dir, tmp_path, monkeypatch):
 
 
 def page(query: dict | None = None, session: dict | None = None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=90)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    for k, v in (session or {}).items():
-        at.session_state[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(PAGE, session, timeout=90, query=query)
 
 
 def texts(at: AppTest) -> str:
