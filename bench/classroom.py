@@ -901,6 +901,23 @@ class Env:
     shared: dict = field(default_factory=dict)  # carried from one row to the next
 
 
+async def connect_clients(clients: Sequence[Any]) -> list[str | None]:
+    """Connect every light client and load its page, all at once: per client None, or
+    what went wrong (a client that fails does not stop the others)."""
+    async def one(c: Any) -> str | None:
+        try:
+            await c.connect(LOAD_TIMEOUT)
+            await c.load(LOAD_TIMEOUT)
+            return None
+        except Exception as e:
+            return f"{type(e).__name__}: {str(e)[:200]}"
+    return await asyncio.gather(*(one(c) for c in clients))
+
+
+async def close_clients(clients: Sequence[Any]) -> None:
+    await asyncio.gather(*(c.close() for c in clients))
+
+
 async def _make_event() -> asyncio.Event:
     return asyncio.Event()  # created inside the loop that waits on it
 
@@ -957,23 +974,10 @@ def scenario_draw(env: Env, n: int) -> dict[str, Any]:
     tab = BrowserTab(env.browser, server.url, rec)
     clients = [LightClient(server.url, rec) for _ in range(n - 1)]
 
-    async def connect_all() -> list[str | None]:
-        async def one(c: LightClient) -> str | None:
-            try:
-                await c.connect(LOAD_TIMEOUT)
-                await c.load(LOAD_TIMEOUT)
-                return None
-            except Exception as e:
-                return f"{type(e).__name__}: {str(e)[:200]}"
-        return await asyncio.gather(*(one(c) for c in clients))
-
-    async def close_all() -> None:
-        await asyncio.gather(*(c.close() for c in clients))
-
     try:
         _log(f"N={n}: connecting 1 tab + {n - 1} light clients")
         t = time.perf_counter()
-        fut = runner.submit(connect_all())
+        fut = runner.submit(connect_clients(clients))
         try:
             tab.open()
         except Exception as e:
@@ -1041,7 +1045,7 @@ def scenario_draw(env: Env, n: int) -> dict[str, Any]:
         light_errors = [c.error for c in live if c.error][:5]
     finally:  # also when something above failed or timed out
         tab.close()
-        runner.run(close_all(), 30)
+        runner.run(close_clients(clients), 30)
 
     light_strokes = [s for c in live for s in c.strokes]
     counts_tab, counts_light = count_strokes(tab.strokes), count_strokes(light_strokes)
@@ -1477,25 +1481,12 @@ def _train_phase(env: Env, rec_draw: Recording, rec: TrainRecording, k: int,
     tab = BrowserTab(env.browser, server.url, rec_draw)
     mem_before = memory(server)
 
-    async def connect_all() -> list[str | None]:
-        async def one(c: TrainerClient) -> str | None:
-            try:
-                await c.connect(LOAD_TIMEOUT)
-                await c.load(LOAD_TIMEOUT)
-                return None
-            except Exception as e:
-                return f"{type(e).__name__}: {str(e)[:200]}"
-        return await asyncio.gather(*(one(c) for c in clients))
-
-    async def close_all() -> None:
-        await asyncio.gather(*(c.close() for c in clients))
-
     all_done = threading.Event()
     at_done: dict[str, Any] = {}
     try:
         _log(f"K={k}: 1 draw tab + {k} trainers loading their links "
              f"(C={Cs[0]:.6g}{'' if identical or k == 1 else f' .. {Cs[-1]:.6g}'})")
-        fut = runner.submit(connect_all())
+        fut = runner.submit(connect_clients(clients))
         try:
             tab.open()
         except Exception as e:
@@ -1549,7 +1540,7 @@ def _train_phase(env: Env, rec_draw: Recording, rec: TrainRecording, k: int,
     finally:
         all_done.set()
         tab.close()
-        runner.run(close_all(), 30)
+        runner.run(close_clients(clients), 30)
 
     cpu = cpu_used(cpu0, at_done["cpu"]) if at_done else None
     train_wall = (at_done["t"] - t_press) if at_done else None
