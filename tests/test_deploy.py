@@ -42,6 +42,7 @@ from tests.e2e.conftest import (  # noqa: F401  (the fixture points Playwright a
     click_button,
     draw,
     nav_click,
+    stop_app,
     vertical_stroke,
     wait_idle,
 )
@@ -206,13 +207,9 @@ def _serve(mnist_dir: Path, tmp: Path, *args: str) -> subprocess.Popen:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:  # a test failed before stopping it
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """serve.py stops its whole tree on SIGTERM: give it time (a test may have failed
+    before stopping it itself)."""
+    stop_app(proc, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -68,10 +68,14 @@ def start_app(mnist_dir: str | Path, log: IO | int = subprocess.DEVNULL,
     raise RuntimeError(f"the Streamlit server did not become healthy in {timeout:g} s")
 
 
-def stop_app(proc: subprocess.Popen) -> None:
-    proc.terminate()  # by its own PID, never by name
+def stop_app(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM by its own PID (never by name), SIGKILL after ``timeout`` s; nothing if it
+    has already exited."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
