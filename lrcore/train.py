@@ -29,7 +29,7 @@ from __future__ import annotations
 import io
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -173,6 +173,68 @@ def snapshot_schedule(max_iter: int, n: int = N_SNAPSHOTS) -> set[int]:
     return set(int(p) for p in pts)
 
 
+@dataclass
+class WarmStart:
+    """Where a continued training starts: the coefficients of an earlier run on the same
+    objective, and the story so far (its history and weight snapshots), so that the
+    continued run's iterations, curves and snapshots carry on from there.
+
+    Build it with :meth:`from_model`; :meth:`to_plain` / :meth:`from_plain` ship it to a
+    training engine worker as msgpack-safe data.
+    """
+
+    coef: np.ndarray  # (K, d)
+    intercept: np.ndarray  # (K,)
+    classes: np.ndarray  # (n_classes,)
+    history: list[dict] = field(default_factory=list)
+    snapshot_iters: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    snapshot_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.float32))
+
+    @classmethod
+    def from_model(cls, model: "TrainedModel") -> "WarmStart":
+        return cls(coef=np.asarray(model.model.coef_), intercept=np.asarray(model.model.intercept_),
+                   classes=np.asarray(model.model.classes_), history=list(model.history),
+                   snapshot_iters=np.asarray(model.snapshot_iters, dtype=np.int64),
+                   snapshot_coef=np.asarray(model.snapshot_coef, dtype=np.float32))
+
+    @property
+    def n_iter(self) -> int:
+        """Iterations already done (0 for a model without history, e.g. an upload)."""
+        return int(self.history[-1]["iteration"]) if self.history else 0
+
+    @property
+    def elapsed(self) -> float:
+        return float(self.history[-1].get("elapsed", 0.0)) if self.history else 0.0
+
+    def digest(self) -> str:
+        """A short hash of the starting point (part of a continued job's engine key)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for a in (self.coef, self.intercept, self.classes):
+            a = np.ascontiguousarray(a)
+            h.update(str((a.dtype.str, a.shape)).encode())
+            h.update(a.tobytes())
+        h.update(str(self.n_iter).encode())
+        return h.hexdigest()[:16]
+
+    def to_plain(self) -> dict:
+        from lrcore.engine.tasks import pack_array
+
+        return {"coef": pack_array(self.coef), "intercept": pack_array(self.intercept),
+                "classes": pack_array(self.classes), "history": self.history,
+                "snapshot_iters": pack_array(self.snapshot_iters),
+                "snapshot_coef": pack_array(self.snapshot_coef)}
+
+    @classmethod
+    def from_plain(cls, d: dict) -> "WarmStart":
+        from lrcore.engine.tasks import unpack_array
+
+        return cls(**{k: np.array(unpack_array(d[k])) for k in
+                      ("coef", "intercept", "classes", "snapshot_iters", "snapshot_coef")},
+                   history=list(d.get("history") or []))
+
+
 class Training:
     """One training run that can be iterated (live progress) and stopped at any time.
 
@@ -183,10 +245,17 @@ class Training:
         Raises ``ValueError`` at construction if the sizes exceed the data.
     evaluate_test : bool
         Compute test loss/accuracy every iteration (live curves).
+    warm_start : WarmStart, optional
+        Continue an earlier run: the solver starts from its coefficients (the objective
+        is the same: same settings, same digits) and the iterations are numbered on from
+        its last one. ``config.max_iter`` counts them all, so the solver has
+        ``config.max_iter - warm_start.n_iter`` iterations left (``ValueError`` if none).
+        The solver's own memory (L-BFGS curvature pairs) starts empty: the path differs
+        from an uninterrupted run's, the optimum does not.
     """
 
     def __init__(self, config: TrainConfig, data: MnistData, *, evaluate_test: bool = True,
-                 name: str = "") -> None:
+                 name: str = "", warm_start: WarmStart | None = None) -> None:
         config.check_sizes(data.n_train, data.n_test)
         self.config = config
         self.data_source = data.source
@@ -195,24 +264,40 @@ class Training:
                                     shuffle=config.shuffle, seed=config.seed)
         self.preprocessor = Preprocessor(config.preprocess).fit(self.subset.X_train)
         self.model = SoftmaxRegression(**config.model_params())
+        self.warm = warm_start
+        self.it0, self.t0 = 0, 0.0
+        if warm_start is not None:
+            self.it0, self.t0 = warm_start.n_iter, warm_start.elapsed
+            left = config.max_iter - self.it0
+            if left < 1:
+                raise ValueError(f"max_iter must be above the {self.it0} iterations already "
+                                 f"done to continue; got {config.max_iter}")
+            classes = np.unique(self.subset.y_train)
+            coef = np.asarray(warm_start.coef)
+            if not np.array_equal(np.asarray(warm_start.classes), classes) or \
+                    coef.shape[1] != self.subset.X_train.shape[1]:
+                raise ValueError("the model to continue was trained on other classes or "
+                                 "pixels than these digits")
+            self.model.set_params(max_iter=left, warm_start=True)
+            self.model.classes_ = classes
+            self.model.coef_ = np.array(coef, dtype=np.float64)
+            self.model.intercept_ = np.array(warm_start.intercept, dtype=np.float64)
         self.evaluate_test = evaluate_test
         self.latest: Progress | None = None
-        self.schedule = snapshot_schedule(config.max_iter)
+        self.schedule = {i for i in snapshot_schedule(config.max_iter) if i > self.it0}
         self._snap_iters: list[int] = []
         self._snap_coef: list[np.ndarray] = []
-        self.prep_seconds = 0.0
-        self._started = None
 
     def __iter__(self) -> Iterator[Progress]:
-        t0 = time.perf_counter()
-        self._started = t0
         X = self.preprocessor.transform(self.subset.X_train, dtype=np.float32)
         X_eval = y_eval = None
         if self.evaluate_test:
             X_eval = self.preprocessor.transform(self.subset.X_test, dtype=np.float32)
             y_eval = self.subset.y_test
-        self.prep_seconds = time.perf_counter() - t0
         for prog in self.model.fit_iter(X, self.subset.y_train, X_eval=X_eval, y_eval=y_eval):
+            if self.it0:  # a continued run: its iterations and time carry on
+                prog = replace(prog, iteration=prog.iteration + self.it0,
+                               elapsed=prog.elapsed + self.t0)
             self.latest = prog
             if prog.iteration in self.schedule or prog.status != "running":
                 if not self._snap_iters or self._snap_iters[-1] != prog.iteration:
@@ -230,6 +315,10 @@ class Training:
         last = self.latest
         status = last.status if last.status != "running" else "stopped"
         history = list(self.model.history_)
+        if self.it0:
+            history = list(self.warm.history) + [
+                {**r, "iteration": r["iteration"] + self.it0, "elapsed": r["elapsed"] + self.t0}
+                for r in history]
         if history:
             history[-1] = {**history[-1], "status": status}
         summary: dict[str, Any] = {
@@ -257,12 +346,16 @@ class Training:
             })
         snaps = np.stack(self._snap_coef) if self._snap_coef else np.zeros(
             (0,) + self.model.coef_.shape, np.float32)
+        snap_iters = np.array(self._snap_iters, dtype=np.int64)
+        if self.warm is not None and self.warm.snapshot_coef.shape[1:] == snaps.shape[1:]:
+            snaps = np.concatenate([self.warm.snapshot_coef.astype(np.float32), snaps])
+            snap_iters = np.concatenate([self.warm.snapshot_iters, snap_iters])
         return TrainedModel(
             model=self.model,
             preprocessor=self.preprocessor,
             config=self.config,
             history=history,
-            snapshot_iters=np.array(self._snap_iters, dtype=np.int64),
+            snapshot_iters=snap_iters,
             snapshot_coef=snaps,
             summary=summary,
             data_source=self.data_source,

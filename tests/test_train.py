@@ -12,7 +12,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from lrcore.config import TrainConfig
-from lrcore.train import Training, TrainedModel, snapshot_schedule, train
+from lrcore.train import Training, TrainedModel, WarmStart, snapshot_schedule, train
 
 
 def test_core_never_imports_streamlit():
@@ -140,3 +140,60 @@ def test_snapshot_schedule_is_geometric_and_bounded():
     s = snapshot_schedule(300)
     assert 1 in s and 300 in s and len(s) <= 20
     assert snapshot_schedule(5) == {1, 2, 3, 4, 5}
+
+
+# ----------------------------------------------------------------------------- continue training
+@pytest.mark.parametrize("penalty,tol", [("l2", 1e-6), ("l1", 1e-4)])
+def test_continued_training_reaches_the_same_optimum(mnist, penalty, tol):
+    """A run stopped after 10 iterations and continued (warm start, same objective) ends
+    where an uninterrupted run ends; its iterations, history and snapshots carry on."""
+    base = dict(train_size=2000, test_size=1000, preprocess="standardize", penalty=penalty,
+                C=0.05, tol=tol)
+    first = train(TrainConfig(**base, max_iter=10), mnist)
+    assert first.summary["status"] == "max_iter"
+    cont = Training(TrainConfig(**base, max_iter=1000), mnist,
+                    warm_start=WarmStart.from_model(first))
+    iters = [p.iteration for p in cont]
+    assert iters[0] == 11 and iters == list(range(11, iters[-1] + 1))
+    got = cont.result()
+    ref = train(TrainConfig(**base, max_iter=1000), mnist)
+    assert got.summary["status"] == ref.summary["status"] == "converged"
+    assert got.summary["n_iter"] == iters[-1]
+    assert got.summary["objective"] == pytest.approx(ref.summary["objective"], rel=1e-5)
+    if penalty == "l2":  # strictly convex: the same coefficients
+        np.testing.assert_allclose(got.model.coef_, ref.model.coef_, atol=1e-4)
+    assert got.summary["test_accuracy"] == pytest.approx(ref.summary["test_accuracy"], abs=2e-3)
+    hist = [r["iteration"] for r in got.history]
+    assert hist == list(range(1, iters[-1] + 1))
+    assert got.history[:10] == first.history  # the story so far, as it was
+    assert got.history[10]["elapsed"] >= first.history[-1]["elapsed"]
+    assert list(got.snapshot_iters[:len(first.snapshot_iters)]) == list(first.snapshot_iters)
+    assert np.all(np.diff(got.snapshot_iters) > 0)
+    assert got.snapshot_coef.shape[0] == got.snapshot_iters.shape[0]
+
+
+def test_continued_training_refuses_what_cannot_continue(mnist):
+    base = dict(train_size=1000, test_size=500, max_iter=5)
+    first = train(TrainConfig(**base), mnist)
+    ws = WarmStart.from_model(first)
+    with pytest.raises(ValueError, match="above the 5 iterations already done"):
+        Training(TrainConfig(**base), mnist, warm_start=ws)
+    other = WarmStart(coef=ws.coef[:, :700], intercept=ws.intercept, classes=ws.classes,
+                      history=ws.history)
+    with pytest.raises(ValueError, match="other classes or pixels"):
+        Training(TrainConfig(**{**base, "max_iter": 50}), mnist, warm_start=other)
+
+
+def test_warm_start_ships_as_plain_data_and_hashes_its_start(mnist):
+    import msgpack
+
+    first = train(TrainConfig(train_size=1000, test_size=500, max_iter=5), mnist)
+    ws = WarmStart.from_model(first)
+    back = WarmStart.from_plain(msgpack.unpackb(msgpack.packb(ws.to_plain())))
+    for name in ("coef", "intercept", "classes", "snapshot_iters", "snapshot_coef"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(ws, name))
+    assert back.history == ws.history and back.n_iter == 5
+    assert back.digest() == ws.digest()
+    moved = WarmStart(coef=ws.coef + 1e-9, intercept=ws.intercept, classes=ws.classes,
+                      history=ws.history)
+    assert moved.digest() != ws.digest()
