@@ -66,6 +66,7 @@ KEEP_SECONDS = 15 * 60
 KEEP_FINISHED = 32
 DEFAULT_DURATION = 20.0  # seconds a training is assumed to take until one has finished
 TASK_OVERHEAD = 1.0  # seconds of a training that do not grow with its digits (measured ~1 s)
+CONTROL_BUDGET = 60.0  # seconds a run may be paused or slowed while others wait in line
 QUEUE_VIEW_SECONDS = 0.5  # one scheduler query serves every poll within this time
 CONNECT_TIMEOUT = 5.0
 
@@ -118,11 +119,16 @@ def default_workers() -> int:
     return max(1, min(8, cores - 1))
 
 
-def config_key(config: TrainConfig, info: dict) -> str:
-    """Deterministic Dask key of a training: ``train-<sha of config and data>``."""
-    text = json.dumps({"config": config.to_dict(), "data": info["fingerprint"]},
-                      sort_keys=True)
+def config_key(config: TrainConfig, info: dict, *, start: str = "", private: str = "") -> str:
+    """Deterministic Dask key of a training: ``train-<sha of config and data>``; a
+    continued run adds its starting point's digest, a private run (slow motion) its owner."""
+    text = json.dumps({"config": config.to_dict(), "data": info["fingerprint"],
+                       **({"start": start} if start else {}),
+                       **({"private": private} if private else {})}, sort_keys=True)
     return "train-" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+FULL_SPEED = {"paused": False, "delay": 0.0, "step": 0}
 
 
 # ----------------------------------------------------------------------------- jobs
@@ -179,6 +185,9 @@ class Job:
         self._coef: tuple[int, np.ndarray, np.ndarray] | None = None  # (iter, coef, b)
         self._result: dict | None = None
         self._summary: dict = {}  # the finished model's summary (metrics, message)
+        self._control = dict(FULL_SPEED)  # pause / step / speed asked by the owner
+        self._controlled_since: float | None = None  # paused or slowed since
+        self.continued_from = 0  # iterations of the run this one continues (0: none)
         self._lock = threading.RLock()
         self._settling = False  # _on_done is fetching the result (outside the lock)
         self._settled = threading.Event()  # set once the state is final
@@ -261,7 +270,8 @@ class Job:
                     if model is not None:
                         self._history = list(model.history)
                         self._summary = dict(model.summary)
-                    self.engine._record_duration(res.get("seconds"), self.config)
+                    if not res.get("waited") and not self.continued_from:
+                        self.engine._record_duration(res.get("seconds"), self.config)
                     state = "stopped" if res["status"] == "stopped" else "done"
                 elif status == "cancelled":
                     state = "stopped" if self._run is not None else "cancelled"
@@ -273,7 +283,6 @@ class Job:
         finally:
             self._settling = False
             self._settled.set()
-        self.engine._job_finished(self)
 
     def _failure_message(self, exc: BaseException | None) -> str:
         from distributed.scheduler import KilledWorker
@@ -383,6 +392,8 @@ class Job:
         if state == "running":
             last = self.latest
             text = f"iteration {last['iteration']}" if last else "starting"
+            if self._control.get("paused"):
+                text = "paused at " + text
             return text + (f" ({self.notice})" if self.notice else "")
         if state == "error":
             return self.error
@@ -403,6 +414,34 @@ class Job:
         return self.engine._stop(self, owner)
 
     cancel = stop
+
+    @property
+    def control(self) -> dict:
+        """What the owner asked for: ``{"paused", "delay" (s per iteration), "step"}``."""
+        with self._lock:
+            return dict(self._control)
+
+    def controllable(self, owner: str) -> bool:
+        """Whether ``owner`` may pause, step or slow this run: it is active and nobody else
+        alive is watching it (a shared run goes at full speed for everyone)."""
+        return self.engine._controllable(self, owner)
+
+    def pause(self, owner: str) -> bool:
+        """Pause after the current iteration (the worker waits; see ``pause_limit``)."""
+        return self.engine._set_control(self, owner, paused=True)
+
+    def resume(self, owner: str) -> bool:
+        return self.engine._set_control(self, owner, paused=False)
+
+    def step(self, owner: str) -> bool:
+        """While paused: run one more iteration, then pause again."""
+        with self._lock:
+            n = int(self._control.get("step", 0)) + 1
+        return self.engine._set_control(self, owner, paused=True, step=n)
+
+    def set_speed(self, owner: str, delay: float) -> bool:
+        """Seconds per iteration at least (0 = full speed)."""
+        return self.engine._set_control(self, owner, delay=max(0.0, float(delay)))
 
     def wait(self, timeout: float | None = None) -> str:
         """Block until the job has ended (for the CLI and tests); returns the state."""
@@ -733,7 +772,8 @@ class Engine:
 
     # -- trainings
     def submit_training(self, config: TrainConfig, data: MnistData | dict, *,
-                        owner: str | None = None) -> Job:
+                        owner: str | None = None, warm_start: Any = None,
+                        control: dict | None = None) -> Job:
         """Queue a training (or join the identical one queued, running or recently done).
 
         Parameters
@@ -746,10 +786,21 @@ class Engine:
         owner : str, optional
             The asking session. At most one active job per owner: another config stops
             (or detaches from) the owner's previous job.
+        warm_start : lrcore.train.WarmStart, optional
+            Continue that run (``config.max_iter`` counts its iterations too).
+        control : dict, optional
+            Start paused or slowed (``{"paused": True}``, ``{"delay": 0.5}``): such a run
+            is the owner's alone (nobody else's identical press joins it).
         """
         info = tasks.data_info(data) if isinstance(data, MnistData) else dict(data)
         config.check_sizes(info["n_train"], info["n_test"])
-        base = config_key(config, info)
+        if warm_start is not None and config.max_iter <= warm_start.n_iter:
+            raise ValueError(f"max_iter must be above the {warm_start.n_iter} iterations "
+                             f"already done to continue; got {config.max_iter}")
+        control = {**FULL_SPEED, **(control or {})}
+        private = (owner or "anyone") if (control["paused"] or control["delay"]) else ""
+        base = config_key(config, info, start="" if warm_start is None else warm_start.digest(),
+                          private=private)
         with self._lock:
             if owner is not None:
                 self.touch(owner)
@@ -765,9 +816,17 @@ class Engine:
                 if old is not None and old is not job and old.key != key:
                     self._stop(old, owner)
             if job is None:
+                # Set for every run, so that the worker's reads of it never wait.
+                self._write_control(key, control)
                 future = self._submit(key, tasks.run_training, key, config.to_dict(), info,
-                                      self.settings)
+                                      self.settings,
+                                      None if warm_start is None else warm_start.to_plain())
                 job = Job(self, key, config, info, future)
+                if private:
+                    job._control = dict(control)
+                    job._controlled_since = time.time()
+                if warm_start is not None:
+                    job.continued_from = warm_start.n_iter
                 self._jobs[key] = job
                 future.add_done_callback(lambda f, j=job: self._done_soon(j))
             if owner is not None:
@@ -816,23 +875,60 @@ class Engine:
                     return False  # someone else still wants this run
             state = job.state
             if state == "queued" and job._run is None:
+                # It may have just started on a worker (its start message on the way):
+                # the stop flag ends it there too.
+                Event(tasks.STOP_PREFIX + job.key, client=self.client).set()
                 job.future.cancel()
                 job._state = "cancelled"
                 job.finished_at = now
-                self._job_finished(job)
             elif state in ACTIVE:
                 job._stop_requested = True
                 Event(tasks.STOP_PREFIX + job.key, client=self.client).set()
             return True
 
-    def _job_finished(self, job: Job) -> None:
-        if job._stop_requested or job._state != "done":
-            try:
-                from distributed import Event
+    def _write_control(self, key: str, control: dict) -> None:
+        from distributed import Variable
 
-                Event(tasks.STOP_PREFIX + job.key, client=self.client).clear()
-            except Exception:  # noqa: BLE001 - cleanup of a scheduler-side flag only
-                pass
+        Variable(tasks.CONTROL_PREFIX + key, client=self.client).set(dict(control))
+
+    def _controllable(self, job: Job, owner: str) -> bool:
+        with self._lock:
+            now = time.time()
+            return job.active and owner in job.owners and not any(
+                o != owner and self._alive(o, now) for o in job.owners)
+
+    def _set_control(self, job: Job, owner: str, **change: Any) -> bool:
+        """Change a run's pause / step / speed for its sole owner (False: not allowed)."""
+        if not self._controllable(job, owner):
+            return False
+        with job._lock:
+            job._control = {**job._control, **change}
+            slowed = bool(job._control["paused"] or job._control["delay"])
+            if slowed and job._controlled_since is None:
+                job._controlled_since = time.time()
+            elif not slowed:
+                job._controlled_since = None
+            control = dict(job._control)
+        self._write_control(job.key, control)
+        return True
+
+    def _hurry(self) -> None:
+        """Runs paused or slowed for over CONTROL_BUDGET seconds while others wait in line
+        go on at full speed (one worker serves a class)."""
+        now = time.time()
+        slow = [j for j in list(self._jobs.values()) if j._state == "running"
+                and j._controlled_since is not None
+                and now - j._controlled_since > CONTROL_BUDGET]
+        if not slow or not self._queue_view().waiting:
+            return
+        for job in slow:
+            with job._lock:
+                job._control = {**job._control, "paused": False, "delay": 0.0}
+                job._controlled_since = None
+                job.notice = ("others are waiting for the worker: going on at full speed "
+                              f"after {CONTROL_BUDGET:.0f} s paused or slowed")
+                control = dict(job._control)
+            self._write_control(job.key, control)
 
     def _record_duration(self, seconds: float | None, config: TrainConfig) -> None:
         if seconds:
@@ -905,6 +1001,7 @@ class Engine:
         while not self._closed.wait(2.0):
             try:
                 self.reap()
+                self._hurry()
             except Exception:  # noqa: BLE001 - never let housekeeping kill the thread
                 pass
 
@@ -930,6 +1027,17 @@ class Engine:
                     self._by_owner.pop(owner, None)
 
     def _forget(self, job: Job) -> None:
+        """Drop a finished job and its stop flag and controls on the scheduler (a later
+        run under the same key must not find them set)."""
+        from distributed import Event, Variable
+
+        for clear in (lambda: Event(tasks.STOP_PREFIX + job.key, client=self.client).clear(),
+                      lambda: Variable(tasks.CONTROL_PREFIX + job.key,
+                                       client=self.client).delete()):
+            try:
+                clear()
+            except Exception:  # noqa: BLE001 - cleanup of scheduler-side values only
+                pass
         self._jobs.pop(job.key, None)
         for owner, key in list(self._by_owner.items()):
             if key == job.key:

@@ -21,6 +21,7 @@ import time
 import uuid
 import warnings
 import weakref
+from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
@@ -30,10 +31,14 @@ from lrcore.data import MnistData, load_mnist
 PROGRESS_TOPIC = "lrcore-progress"  # start / records / end messages (small)
 COEF_TOPIC = "lrcore-coef"  # latest coefficients (31 KB for 10 x 784 float32)
 STOP_PREFIX = "lrcore-stop-"  # + job key: the distributed.Event a training polls
+CONTROL_PREFIX = "lrcore-control-"  # + job key: a distributed.Variable, see _Control
 
 # Records at <= 5 Hz and weights at <= 1 Hz keep the scheduler's work per training small
 # (30 concurrent trainings = 150 small + 30 large messages per second at most).
-DEFAULTS = {"record_interval": 0.2, "coef_interval": 1.0, "stop_interval": 0.2}
+DEFAULTS = {"record_interval": 0.2, "coef_interval": 1.0, "stop_interval": 0.2,
+            "control_interval": 0.2, "pause_limit": 300.0}
+# A paused training holds its worker: after pause_limit seconds it stops (keeping the model,
+# which Continue training picks up again), so a forgotten pause cannot block a class.
 
 # ----------------------------------------------------------------------------- data identity
 
@@ -205,6 +210,74 @@ class _StopFlag:
         return self.is_set
 
 
+class _Control:
+    """Pause / step / speed of one training, set by its owner through the engine.
+
+    The job's ``distributed.Variable`` holds ``{"paused": bool, "delay": seconds per
+    iteration, "step": n}``; each Step press raises ``step`` by one and lets one more
+    iteration run while paused. Read at most every ``interval`` seconds at full speed
+    (a scheduler round trip of ~1 ms), every 0.1 s while paused or slowed.
+    """
+
+    def __init__(self, key: str, settings: dict) -> None:
+        from distributed import Variable
+
+        self.var = Variable(CONTROL_PREFIX + key)
+        self.interval = settings["control_interval"]
+        self.pause_limit = settings["pause_limit"]
+        self.last = 0.0
+        self.state = {"paused": False, "delay": 0.0, "step": 0}
+        self.read(force=True)
+        self.steps_seen = int(self.state.get("step", 0))
+        self.waited = 0.0  # seconds spent paused or slowed (not training)
+        self.timed_out = False
+
+    def read(self, force: bool = False) -> dict:
+        now = time.monotonic()
+        if force or now - self.last >= self.interval:
+            self.last = now
+            try:
+                value = self.var.get(timeout=0.1)  # set at submission: no wait
+            except Exception:  # noqa: BLE001 - not set (the usual case) or unreachable
+                value = None
+            if isinstance(value, dict):
+                self.state = value
+        return self.state
+
+    @property
+    def slowed(self) -> bool:
+        return bool(self.state.get("paused") or self.state.get("delay"))
+
+    def hold(self, stop: "_StopFlag", started: float) -> bool:
+        """Wait as the owner asks before the next iteration (``started`` = when the one
+        just finished began, for the speed). False = stop the training now."""
+        t_start = time.monotonic()
+        paused_since = None
+        try:
+            while True:
+                state = self.read(force=self.slowed)
+                if stop():
+                    return False
+                if state.get("paused"):
+                    if int(state.get("step", 0)) > self.steps_seen:
+                        self.steps_seen += 1
+                        return True
+                    paused_since = paused_since or time.monotonic()
+                    if time.monotonic() - paused_since > self.pause_limit:
+                        self.timed_out = True
+                        return False
+                    time.sleep(0.1)
+                    continue
+                paused_since = None
+                self.steps_seen = int(state.get("step", 0))
+                left = started + float(state.get("delay") or 0.0) - time.monotonic()
+                if left <= 0:
+                    return True
+                time.sleep(min(0.1, left))
+        finally:
+            self.waited += time.monotonic() - t_start
+
+
 def _limited() -> Any:
     """BLAS/OpenMP threads limited to 1: one training per worker thread."""
     from threadpoolctl import threadpool_limits
@@ -215,18 +288,24 @@ def _limited() -> Any:
 # ----------------------------------------------------------------------------- tasks
 
 
-def run_training(key: str, config: dict, info: dict, settings: dict | None = None) -> dict:
+def run_training(key: str, config: dict, info: dict, settings: dict | None = None,
+                 warm_start: dict | None = None) -> dict:
     """Train ``config`` on this worker's copy of the data; returns the model file.
+
+    ``warm_start`` (:meth:`lrcore.train.WarmStart.to_plain`) continues an earlier run.
+    Between iterations the run obeys its owner's pause / step / speed (:class:`_Control`);
+    time spent waiting is left out of the reported seconds.
 
     Returns
     -------
     dict
         ``model``: :meth:`TrainedModel.to_bytes` (None if stopped before the first
         iteration), ``status`` ("converged", "max_iter", "stalled", "stopped"), ``run``,
-        ``worker`` (address), ``seconds`` (wall time of the run, data loading excluded).
+        ``worker`` (address), ``seconds`` (wall time of the run, data loading and waiting
+        excluded), ``waited`` (seconds paused or slowed).
     """
     from lrcore.config import TrainConfig
-    from lrcore.train import Training
+    from lrcore.train import Training, WarmStart
 
     settings = {**DEFAULTS, **(settings or {})}
     cfg = TrainConfig.from_dict(config)
@@ -234,30 +313,55 @@ def run_training(key: str, config: dict, info: dict, settings: dict | None = Non
     t0 = time.perf_counter()  # after the (once per worker) data load: the ETAs use this
     pub = _Publisher(key, settings)
     stop = _StopFlag(key, settings["stop_interval"])
+    control = _Control(key, settings)
+    waited_before: dict[int, float] = {}  # iteration -> seconds waited before it ended
     with _limited(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        training = Training(cfg, data)
+        training = Training(cfg, data, warm_start=None if warm_start is None
+                            else WarmStart.from_plain(warm_start))
         classes = np.unique(training.subset.y_train)
         pre = training.preprocessor
         pub.send("start", worker=pub.worker.address, preprocess=pre.mode,
                  preprocess_state={k: pack_array(v) for k, v in pre.get_state().items()},
-                 classes=[int(c) for c in classes])
+                 classes=[int(c) for c in classes], first_iteration=training.it0 + 1)
         last = None
+        began = time.monotonic()
         for prog in training:
             last = prog
+            if control.waited:
+                prog = replace(prog, elapsed=prog.elapsed - control.waited)
+            waited_before[prog.iteration] = control.waited
             if stop():
                 pub.progress(prog, force=True)
                 break
-            pub.progress(prog, force=prog.status != "running")
+            pub.progress(prog, force=prog.status != "running" or control.slowed)
+            if prog.status == "running" and not control.hold(stop, began):
+                break
+            began = time.monotonic()
         if last is None:
             pub.send("end", status="stopped")
             return {"model": None, "status": "stopped", "run": pub.run,
-                    "worker": pub.worker.address, "seconds": time.perf_counter() - t0}
+                    "worker": pub.worker.address, "seconds": time.perf_counter() - t0,
+                    "waited": control.waited}
         model = training.result()
+    if control.waited:  # the run's own seconds, without the pauses
+        for rec in model.history:
+            rec["elapsed"] = rec["elapsed"] - waited_before.get(rec["iteration"], 0.0)
+        model.summary["fit_seconds"] -= waited_before.get(last.iteration, 0.0)
+    if control.timed_out:
+        model.summary["message"] = (
+            f"paused for over {_span(settings['pause_limit'])} at iteration "
+            f"{last.iteration}: stopped to free the worker for others; Continue training "
+            "picks up from here")
     status = model.summary.get("status", "stopped")
     pub.send("end", status=status)
     return {"model": model.to_bytes(), "status": status, "run": pub.run,
-            "worker": pub.worker.address, "seconds": time.perf_counter() - t0}
+            "worker": pub.worker.address,
+            "seconds": time.perf_counter() - t0 - control.waited, "waited": control.waited}
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def resolve(name: str) -> Callable:
