@@ -14,7 +14,7 @@ Starts a fresh ``streamlit run app.py`` and prints:
   waits 200 ms after the mouse-up before it sends the drawing (its debounce), so that is
   the floor.
 
-Uses the same helpers as the Playwright tests (tests/e2e/conftest.py) and Debian's
+Uses the same helpers as the Playwright tests (tools/browser.py) and Debian's
 chromium at /usr/bin/chromium (CHROMIUM=... to change). Timings are wall-clock on a shared
 machine: run it alone, and read the medians.
 """
@@ -30,13 +30,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
+from tools.browser import (  # noqa: E402
     MODEL_TIMEOUT_MS,
+    SCORES_SIG_JS,
     VIEWPORT,
     click_button,
     draw,
+    launch_chromium,
     nav_click,
     ring,
     start_app,
@@ -49,9 +49,7 @@ from tests.e2e.conftest import (  # noqa: E402
 # Records the time of the last mouse-up and of the first change of the scores after it,
 # both with performance.now(), from inside the page.
 WATCH_JS = """() => {
-    const sig = () => { const p = document.querySelector('.scores .prediction');
-        return p ? p.textContent.trim() + '|' + [...document.querySelectorAll('.scores .bar')]
-            .map(b => b.dataset.p).join(',') : null; };
+    const sig = """ + SCORES_SIG_JS + """;
     window.__sig = sig(); window.__up = null; window.__changed = null;
     if (!window.__watching) {
         window.__watching = true;
@@ -90,8 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     t_healthy = time.perf_counter() - t0
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             page = browser.new_context(viewport=VIEWPORT, base_url=url).new_page()
             page.set_default_timeout(MODEL_TIMEOUT_MS)
             page.goto("/")

@@ -130,7 +130,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -144,6 +143,25 @@ from typing import Any, Callable, Sequence
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# The browser and server helpers of the Playwright tests, and the Draw page's DOM contract
+# (the guess and every class's percentage).
+from tools.browser import SCORES_SIG_JS as SIG_JS  # noqa: E402
+from tools.browser import (  # noqa: E402
+    CANVAS,
+    VIEWPORT,
+    click_button,
+    draw,
+    free_port,
+    ink,
+    launch_chromium,
+    ring,
+    stop_app,
+    streamlit_command,
+    vertical_stroke,
+    wait_empty_canvas,
+    wait_idle,
+)
+
 SHAPES = ("vertical", "ring", "seven")
 # A stroke every 1.6-2.4 s: students do not draw in step, and neither must the sessions.
 INTERVAL = (1.6, 2.4)
@@ -154,11 +172,6 @@ SERVER_START_TIMEOUT = 180.0
 WARMUP_TIMEOUT_MS = 300_000  # the first /draw trains the default model on all of MNIST
 LOAD_TIMEOUT = 120.0  # N sessions loading /draw at once
 STEP_TIMEOUT_MS = 30_000  # one browser action (a click, a stroke's answer while recording)
-
-# The Draw page's DOM contract: the guess and every class's percentage.
-SIG_JS = """() => { const p = document.querySelector('.scores .prediction');
-    return p ? p.textContent.trim() + '|' + [...document.querySelectorAll('.scores .bar')]
-        .map(b => b.dataset.p).join(',') : null; }"""
 
 # In the real tab: each canvas mouse-up pushes {up, target, t}; t is set (performance.now())
 # on the first animation frame where the scores on screen equal that stroke's expected
@@ -274,8 +287,6 @@ def settle(strokes: list[Stroke], answer_timeout: float, now: float) -> None:
 
 def stroke_points(shape: str, size: float = 280) -> list[tuple[float, float]]:
     """Mouse path of a recorded shape, in canvas pixels."""
-    from tests.e2e.conftest import ring, vertical_stroke
-
     if shape == "vertical":
         return vertical_stroke(size)
     if shape == "ring":
@@ -285,12 +296,6 @@ def stroke_points(shape: str, size: float = 280) -> list[tuple[float, float]]:
         return pts + [(size * (0.75 - 0.3 * i / 14), size * (0.22 + 0.58 * i / 14))
                       for i in range(1, 15)]
     raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _log(msg: str) -> None:
@@ -317,12 +322,9 @@ class Server:
 
     def start(self) -> "Server":
         env = {**os.environ, "MNIST_DIR": self.mnist_dir, "PYTHONFAULTHANDLER": "1"}
-        port = _free_port()
+        port = free_port()
         if self.k == 1:
-            cmd = [sys.executable, "-m", "streamlit", "run", "app.py",
-                   "--server.headless", "true", "--server.port", str(port),
-                   "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-                   "--server.fileWatcherType", "none"]
+            cmd = streamlit_command(port)
             self.url = f"http://127.0.0.1:{port}"
         else:
             serve = ROOT / "deploy" / "serve.py"
@@ -383,12 +385,7 @@ class Server:
                 return
             except subprocess.TimeoutExpired:
                 pass
-        self.proc.send_signal(signal.SIGTERM)  # by its own PID, never by name
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        stop_app(self.proc, timeout=20)  # SIGTERM by its own PID; SIGKILL after 20 s
 
     def processes(self) -> tuple[list, list]:
         """(web, all): the app process(es), and those plus every descendant (psutil)."""
@@ -472,7 +469,6 @@ class Recording:
 def record_draw(browser, url: str) -> Recording:
     """Warm the server up and record a browser drawing on /draw (see the module docstring)."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
-    from tests.e2e.conftest import CANVAS, VIEWPORT, click_button, draw, wait_idle
 
     sent: list[tuple[float, bytes]] = []
 
@@ -547,8 +543,6 @@ class BrowserTab:
         self.blank_canvas = 0  # strokes that found the canvas blank though it had strokes
 
     def open(self) -> None:
-        from tests.e2e.conftest import CANVAS, VIEWPORT, wait_idle
-
         self.ctx = self.browser.new_context(viewport=VIEWPORT, base_url=self.url)
         self.page = self.ctx.new_page()
         self.page.set_default_timeout(STEP_TIMEOUT_MS)
@@ -565,8 +559,6 @@ class BrowserTab:
                 pass
 
     def _clear(self) -> None:
-        from tests.e2e.conftest import click_button, wait_empty_canvas, wait_idle
-
         self.clears += 1
         try:
             click_button(self.page, "draw_clear")
@@ -584,8 +576,6 @@ class BrowserTab:
         """Strokes vertical, ring, 7, Clear, ... until ``t_end`` (or until ``until()`` is
         true); then wait for the latest stroke's answer (at most ``answer_timeout`` after
         it)."""
-        from tests.e2e.conftest import draw, ink
-
         n = len(self.rec.strokes)
         k = 0
         t = t_start + rng.uniform(*FIRST_OFFSET)
@@ -1185,7 +1175,6 @@ def record_train(browser, url: str) -> TrainRecording:
     """A Chromium tab opens a tiny-training link, presses Train, and its websocket frames
     are kept; the tab waits for that run (warming the Train path up) and closes."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
-    from tests.e2e.conftest import VIEWPORT, click_button, wait_idle
 
     sent: list[tuple[float, bytes]] = []
 
@@ -1767,7 +1756,6 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--processes > 1 needs deploy/serve.py, which does not exist yet")
 
     from playwright.sync_api import sync_playwright
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
     rng = random.Random(args.seed)
     ns = args.trainers if args.scenario == "train" else args.sessions
@@ -1778,8 +1766,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             for n in ns:
                 if server is None:
                     _log(f"starting a server ({args.processes} app process(es))")

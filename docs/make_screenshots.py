@@ -4,7 +4,7 @@ Run:  MNIST_DIR=../shared/mnist python docs/make_screenshots.py [--out docs/scre
 
 Each page is shown as a user would first use it: Draw with a digit drawn, Weights and
 Evaluate of the default model, Train after a short run, Experiments with the training-size
-curve run. Uses the Playwright helpers of tests/e2e/conftest.py.
+curve run. Uses the Playwright helpers of tools/browser.py.
 """
 from __future__ import annotations
 
@@ -16,13 +16,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
+from tools.browser import (  # noqa: E402
     MODEL_TIMEOUT_MS,
     click_button,
     draw,
     fill,
+    launch_chromium,
     nav_click,
     start_app,
     stop_app,
@@ -61,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     proc, url = start_app(os.environ.get("MNIST_DIR", ""), timeout=120)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             page = browser.new_context(viewport={**VIEWPORT, "height": args.height}, base_url=url,
                                        device_scale_factor=1).new_page()
             page.set_default_timeout(MODEL_TIMEOUT_MS)

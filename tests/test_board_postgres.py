@@ -12,7 +12,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -25,6 +24,7 @@ import tests.test_board as sqlite_cases
 from lrcore.board import db as boarddb
 from lrcore.board.service import Board
 from tests.conftest import need
+from tools.browser import free_port
 
 SQLITE_ONLY = {"test_default_url_is_sqlite_in_the_data_dir",
                "test_sqlite_is_in_wal_mode_and_shared_by_two_engines"}
@@ -40,12 +40,6 @@ klass = sqlite_cases.klass
 def _bin_dir() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +58,7 @@ def pg_server():
     if as_root:
         shutil.chown(top, "postgres")
         shutil.chown(sock, "postgres")
-    port = _free_port()
+    port = free_port()
     run = lambda *cmd: subprocess.run([*prefix, *cmd], check=True, capture_output=True,
                                       text=True, timeout=120)  # noqa: E731
     try:

@@ -32,15 +32,17 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import need
-from tests.e2e.conftest import (  # noqa: F401  (the fixture points Playwright at Chromium)
+# A fixture, imported so that Playwright here too runs Debian's Chromium.
+from tests.e2e.conftest import browser_type_launch_args  # noqa: F401
+from tools.browser import (
     MODEL_TIMEOUT_MS,
     SHELL_MARKER,
     TIMEOUT_MS,
     VIEWPORT,
     assert_no_error,
-    browser_type_launch_args,
     click_button,
     draw,
+    free_port,
     nav_click,
     stop_app,
     vertical_stroke,
@@ -52,12 +54,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # box, then nginx; and the worker's MNIST load before `ready:`.
 READY_TIMEOUT = 150.0
 PROGRESS_TOPIC = "lrcore-progress"  # lrcore.engine.tasks: one "start" message per execution
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _port_free(port: int) -> bool:
@@ -216,7 +212,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def served(mnist_dir, tmp_path_factory):
     _need_nginx()
     tmp = tmp_path_factory.mktemp("deploy")
-    port = _free_port()
+    port = free_port()
     proc = _serve(mnist_dir, tmp, "--processes", "2", "--workers", "1", "--port", str(port),
                   "--run-dir", str(tmp / "run"))
     s = Served(proc, port, tmp / "run")
@@ -506,8 +502,8 @@ def test_a_taken_port_is_one_line_and_status_2(mnist_dir, tmp_path):
 
 def test_an_unreachable_scheduler_is_one_line_and_status_2(mnist_dir, tmp_path):
     _need_nginx()
-    address = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens there
-    proc = _serve(mnist_dir, tmp_path, "--processes", "1", "--port", str(_free_port()),
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    proc = _serve(mnist_dir, tmp_path, "--processes", "1", "--port", str(free_port()),
                   "--scheduler", address, "--run-dir", str(tmp_path / "run"))
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 2
@@ -519,7 +515,7 @@ def test_an_unreachable_scheduler_is_one_line_and_status_2(mnist_dir, tmp_path):
 def test_an_external_scheduler_is_used_and_no_engine_started(mnist_dir, tmp_path):
     """The several-hosts layout: --scheduler points the apps at an existing scheduler."""
     _need_nginx()
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
     scheduler = subprocess.Popen(
         [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port",
@@ -528,7 +524,7 @@ def test_an_external_scheduler_is_used_and_no_engine_started(mnist_dir, tmp_path
     try:
         with _client(address):  # listening (the client waits up to its timeout)
             pass
-        port = _free_port()
+        port = free_port()
         s = Served(_serve(mnist_dir, tmp_path, "--processes", "1", "--port", str(port),
                           "--scheduler", address), port, tmp_path)
         try:
@@ -551,7 +547,7 @@ def test_an_external_scheduler_is_used_and_no_engine_started(mnist_dir, tmp_path
 
 def test_when_nginx_dies_everything_stops(mnist_dir, tmp_path):
     _need_nginx()
-    port = _free_port()
+    port = free_port()
     s = Served(_serve(mnist_dir, tmp_path, "--processes", "1", "--workers", "1", "--port",
                       str(port), "--run-dir", str(tmp_path / "run")), port, tmp_path / "run")
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import (
+from tools.browser import (
     MODEL_TIMEOUT_MS,
     TIMEOUT_MS,
     VIEWPORT,

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import (
+from tools.browser import (
     MODEL_TIMEOUT_MS,
     SHELL_MARKER,
     TIMEOUT_MS,
