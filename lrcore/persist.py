@@ -51,7 +51,6 @@ __all__ = [
     "N_FEATURES",
     "ModelFile",
     "load_model",
-    "model_to_bytes",
     "save_model",
 ]
 
@@ -353,42 +352,6 @@ def save_model(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def model_to_bytes(
-    *,
-    coef: np.ndarray,
-    intercept: np.ndarray,
-    classes: np.ndarray,
-    model_params: dict[str, Any],
-    preprocess_mode: str,
-    preprocess_state: dict[str, np.ndarray],
-    config: dict[str, Any] | None = None,
-    metrics: dict[str, Any] | None = None,
-    extra_arrays: dict[str, np.ndarray] | None = None,
-    extra_meta: dict[str, Any] | None = None,
-) -> bytes:
-    """The bytes :func:`save_model` would write (for a download button).
-
-    Parameters are those of :func:`save_model`.
-
-    Returns
-    -------
-    bytes
-        A complete ``.npz`` model file.
-    """
-    return _encode(
-        coef=coef,
-        intercept=intercept,
-        classes=classes,
-        model_params=model_params,
-        preprocess_mode=preprocess_mode,
-        preprocess_state=preprocess_state,
-        config=config,
-        metrics=metrics,
-        extra_arrays=extra_arrays,
-        extra_meta=extra_meta,
-    )
 
 
 def _encode(

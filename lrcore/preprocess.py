@@ -85,25 +85,6 @@ def _check_float_dtype(dtype: DTypeLike) -> np.dtype:
     return dtype
 
 
-def to_image(x: ArrayLike) -> np.ndarray:
-    """Reshape flat digits to images.
-
-    Parameters
-    ----------
-    x : array-like of shape (784,) or (n_samples, 784)
-        Row-major 28x28 digits.
-
-    Returns
-    -------
-    image : ndarray of shape (28, 28) or (n_samples, 28, 28)
-        A view of ``x`` where possible.
-    """
-    x = np.asarray(x)
-    if x.shape[-1] != N_PIXELS or x.ndim not in (1, 2):
-        raise ValueError(f"x must have shape (784,) or (n_samples, 784); got {x.shape}")
-    return x.reshape(x.shape[:-1] + (SIDE, SIDE))
-
-
 # ----------------------------------------------------------------------------- deskew
 
 

@@ -15,7 +15,14 @@ import pytest
 import lrcore
 from lrcore import persist
 from lrcore.config import TrainConfig
-from lrcore.persist import FORMAT_VERSION, ModelFile, load_model, model_to_bytes, save_model
+from lrcore.persist import FORMAT_VERSION, ModelFile, load_model, save_model
+
+
+def model_to_bytes(**kwargs) -> bytes:
+    """The bytes save_model writes (the model file a download offers)."""
+    buf = io.BytesIO()
+    save_model(buf, **kwargs)
+    return buf.getvalue()
 
 
 def make_kwargs(n_classes: int = 10, n_features: int = 784, n_rows: int | None = None,
