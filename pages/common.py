@@ -41,6 +41,8 @@ RUN_COUNTER = "run_counter"  # last run number given out in this session
 JOB = "training_job"  # engine key of this session's training until its run is stored
 JOB_NOTICE = "training_job_notice"  # (kind, message) about how the last training ended
 LAST_TRAINED = "last_trained_run"  # id of the run most recently trained in this session
+ORIGINS = "train_run_origins"  # run id -> where it came from ("uploaded x.npz", ...)
+CONTINUED = "training_continued"  # engine key of a continued training -> the run it continues
 THEORY_DIGIT = "theory_drawn_digit"  # {"pixels": uint8 (784,), "label": int} sent from Draw
 DEFAULT_OWNER = "app:default-model"  # the engine owner of the default model's training
 
@@ -250,6 +252,10 @@ def adopt_finished_job() -> str | None:
         return None
     rid = add_run(model)
     st.session_state[LAST_TRAINED] = rid
+    source = st.session_state.get(CONTINUED, {}).pop(job.key, None)
+    if source is not None:
+        st.session_state.setdefault(ORIGINS, {})[rid] = (
+            f"{source} continued to iteration {model.summary.get('n_iter', '?')}")
     if job.state == "error" or job.notice:
         st.session_state[JOB_NOTICE] = ("warning", f"{rid}: {_job_outcome(job)}")
     return rid

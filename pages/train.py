@@ -16,6 +16,7 @@ concerned), and are mirrored in the URL's query parameters
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,13 +36,16 @@ from lrcore.data import MnistData
 from lrcore.modelcache import recompute_metrics
 from lrcore.plots import RUN_METRICS as plots_metrics
 from lrcore.plots import objective_scale, runs_overlay, training_curves
-from lrcore.train import TrainedModel
+from lrcore.sample_predictions import predictions_html, sample_indices
+from lrcore.train import TrainedModel, WarmStart
 from pages.common import (
+    CONTINUED,
     CURRENT,
     DEFAULT_ID,
     JOB,
     JOB_NOTICE,
     LAST_TRAINED,
+    ORIGINS,
     accuracy_text,
     add_run,
     adopt_finished_job,
@@ -80,7 +84,6 @@ assert FIELDS == QUERY_FIELDS  # the page's controls are exactly what a link car
 K_C_SLIDER = "train_C_slider"
 
 URL_READ = "train_url_read"  # the URL has been read once in this session
-ORIGINS = "train_run_origins"  # run id -> "uploaded <file>" (others were trained here)
 UPLOADS = "train_uploads_seen"  # file_id -> (kind, message) of processed uploads
 SELECT_NEXT = "train_select_next"  # run id to select in the runs selectbox on the next run
 SELECTED_LAST = "train_selected_last"  # LAST_TRAINED when it was last selected automatically
@@ -100,6 +103,14 @@ STATUS_LABELS = {"converged": "converged", "max_iter": "hit max_iter",
 # 1-2-5 steps per decade: a log scale whose every stop is a number people can say.
 C_GRID = tuple(float(f"{m}e{e}") for e in range(-4, 4) for m in (1, 2, 5)) + (1e4,)
 TOL_GRID = tuple(float(f"1e{e}") for e in range(-8, 0))
+# Playground-style speed: seconds per iteration at least (None = pause after each one).
+SPEEDS = {"step": ("Step by step", None), "slow": ("2 per second", 0.5),
+          "medium": ("10 per second", 0.1), "full": ("Full speed", 0.0)}
+K_SPEED = "train_speed"  # the speed a new training starts at
+K_LIVE_SPEED = "train_live_speed"  # the running training's speed
+LIVE_SPEED_FOR = "train_live_speed_for"  # the job K_LIVE_SPEED was set for
+K_MORE = "train_more_iter"
+N_SAMPLE = 2  # test digits per class in the live "what the model reads" strip
 # How often the live panel polls the engine: twice a second is smooth enough for curves
 # and keeps a class of watching students cheap for the server (one small rerun each).
 POLL_SECONDS = 0.5
@@ -223,19 +234,95 @@ def _on_C_text() -> None:
         st.session_state[K_C_SLIDER] = snap_C(C)
 
 
+def speed_control(speed: str | None) -> dict | None:
+    """The engine control a training starts with at ``speed`` (None: full speed)."""
+    delay = SPEEDS.get(speed or "full", SPEEDS["full"])[1]
+    if delay is None:
+        return {"paused": True}
+    return {"delay": delay} if delay else None
+
+
+def speed_of(control: Mapping[str, Any]) -> str:
+    """The SPEEDS key showing a running training's control."""
+    if control.get("paused"):
+        return "step"
+    delay = float(control.get("delay") or 0.0)
+    return min((k for k, (_, d) in SPEEDS.items() if d is not None),
+               key=lambda k: abs(SPEEDS[k][1] - delay))
+
+
+def _submit(cfg: TrainConfig, **kw: Any) -> Any:
+    """Submit a training for this session; the job, or None (a notice says why)."""
+    eng = engine()
+    if eng is None:
+        return None  # the page shows why
+    try:
+        job = eng.submit_training(cfg, get_data(), owner=owner(),
+                                  control=speed_control(st.session_state.get(K_SPEED)), **kw)
+    except ValueError as e:
+        st.session_state[JOB_NOTICE] = ("error", f"The training could not be started: {e}")
+        return None
+    except Exception as e:  # noqa: BLE001 - the engine went away between two clicks
+        st.session_state[JOB_NOTICE] = ("error", f"The training could not be started: {e}")
+        return None
+    st.session_state[JOB] = job.key
+    return job
+
+
 def _start_training() -> None:
     """The Train button: submit the settings to the engine (nothing runs in this script)."""
     data = get_data()
     cfg, errors = validate(_read_values(), data.n_train, data.n_test)
-    eng = engine()
-    if cfg is None or eng is None:
-        return  # the page shows why
-    try:
-        job = eng.submit_training(cfg, data, owner=owner())
-    except Exception as e:  # noqa: BLE001 - the engine went away between two clicks
-        st.session_state[JOB_NOTICE] = ("error", f"The training could not be started: {e}")
+    if cfg is not None:
+        _submit(cfg)
+
+
+def continue_config(model: TrainedModel, more: int) -> TrainConfig:
+    """The settings of ``model`` with room for ``more`` iterations after its own."""
+    done = int(model.summary.get("n_iter") or (model.history[-1]["iteration"]
+                                                 if model.history else 0))
+    return dataclasses.replace(model.config, max_iter=done + int(more))
+
+
+def _continue(rid: str) -> None:
+    """Continue training run ``rid`` (warm start: same settings, from its weights)."""
+    model = runs().get(rid)
+    if model is None:
         return
-    st.session_state[JOB] = job.key
+    try:
+        cfg = continue_config(model, st.session_state.get(K_MORE, 100))
+    except ValueError as e:
+        st.session_state[JOB_NOTICE] = ("error", f"{rid} cannot be continued: {e}")
+        return
+    job = _submit(cfg, warm_start=WarmStart.from_model(model))
+    if job is not None:
+        st.session_state.setdefault(CONTINUED, {})[job.key] = rid
+
+
+def _pause_or_resume() -> None:
+    job = session_job()
+    if job is not None and job.active:
+        (job.resume if job.control.get("paused") else job.pause)(owner())
+
+
+def _step() -> None:
+    job = session_job()
+    if job is not None and job.active:
+        job.step(owner())
+
+
+def _on_live_speed() -> None:
+    job = session_job()
+    speed = st.session_state.get(K_LIVE_SPEED) or "full"
+    if job is None or not job.active:
+        return
+    delay = SPEEDS[speed][1]
+    if delay is None:
+        job.pause(owner())
+    else:
+        job.set_speed(owner(), delay)
+        if job.control.get("paused"):
+            job.resume(owner())
 
 
 # ----------------------------------------------------------------------------- runs
@@ -432,6 +519,9 @@ def _live_panel() -> None:
     history = job.history
     st.plotly_chart(_curves(job.key, len(history), tuple(history), job.config),
                     key="train_live")
+    coef = job.latest_coef
+    if coef is not None:
+        st.html(_sample_predictions(job.key, coef[0], job))
     last = history[-1] if history else None
     test = _latest_test(history)
     text = (f"Iteration {last['iteration']} of at most {job.config.max_iter} · "
@@ -442,8 +532,54 @@ def _live_panel() -> None:
     st.progress(frac, text=text)
     if job.notice:
         st.warning(job.notice[:1].upper() + job.notice[1:])
-    st.button("Stop", key="train_stop", on_click=stop_session_job, icon=":material/stop:",
-              help="Stops after the current iteration and keeps the model so far.")
+    _run_controls(job)
+
+
+def _run_controls(job: Any) -> None:
+    """Pause / Resume, Step, Stop and the speed of the running training."""
+    mine = job.controllable(owner())
+    control = job.control
+    paused = bool(control.get("paused"))
+    if st.session_state.get(LIVE_SPEED_FOR) != job.key:
+        st.session_state[LIVE_SPEED_FOR] = job.key
+        st.session_state[K_LIVE_SPEED] = speed_of(control)
+    a, b, c = st.columns(3, vertical_alignment="bottom")
+    a.button("Resume" if paused else "Pause", key="train_pause", on_click=_pause_or_resume,
+             icon=":material/play_arrow:" if paused else ":material/pause:",
+             disabled=not mine, width="stretch",
+             help="Pause after the current iteration; the model waits on its worker.")
+    b.button("Step", key="train_step", on_click=_step, icon=":material/skip_next:",
+             disabled=not (mine and paused), width="stretch",
+             help="While paused: one more iteration, then pause again.")
+    c.button("Stop", key="train_stop", on_click=stop_session_job, icon=":material/stop:",
+             width="stretch", help="Stops after the current iteration and keeps the model "
+                                   "so far.")
+    st.segmented_control("Speed", tuple(SPEEDS), format_func=lambda k: SPEEDS[k][0],
+                         key=K_LIVE_SPEED, on_change=_on_live_speed, disabled=not mine)
+    if not mine:
+        st.caption("Other students pressed exactly these settings and are watching this "
+                   "same run, so it cannot be paused or slowed for them. Choose a speed "
+                   "below Train before pressing it to get a run of your own.")
+    elif paused:
+        st.caption(f"Paused at iteration {(job.latest or {}).get('iteration', 0)}. The worker "
+                   "waits for you (Step, Resume or Stop); after a few minutes it stops by "
+                   "itself and keeps the model, so the class is not kept waiting.")
+
+
+@st.cache_resource(show_spinner=False)
+def _sample_digits() -> tuple[Any, Any]:
+    """The test digits of the live strip: the first N_SAMPLE of each class."""
+    data = get_data()
+    idx = sample_indices(data.y_test, N_SAMPLE)
+    return data.X_test[idx], data.y_test[idx]
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _sample_predictions(key: str, iteration: int, _job: Any) -> str:
+    """The live strip for the job's weights at ``iteration`` (once for every watcher)."""
+    X, y = _sample_digits()
+    model = _job.snapshot()
+    return predictions_html(model.predict_proba_pixels(X), model.classes, X, y)
 
 
 def _last_run_panel() -> None:
@@ -480,6 +616,22 @@ def _last_run_panel() -> None:
         st.warning(message[:1].upper() + message[1:] + ".")
     elif message:
         st.info(message[:1].upper() + message[1:] + ".")
+    _continue_panel(rid, m)
+
+
+def _continue_panel(rid: str, m: TrainedModel) -> None:
+    """Continue training this run from its weights (same settings: the same objective)."""
+    converged = m.summary.get("status") == "converged"
+    a, b = st.columns([1, 2], vertical_alignment="bottom")
+    st.session_state.setdefault(K_MORE, 100)
+    a.number_input("More iterations", min_value=1, max_value=10_000, step=50, key=K_MORE,
+                   disabled=converged)
+    b.button("Continue training", key="train_continue", on_click=_continue, args=(rid,),
+             icon=":material/resume:", disabled=converged or engine() is None,
+             help="Starts from this run's weights with the same settings (the same "
+                  "objective) and carries its curves on; the result is a new run.")
+    if converged:
+        st.caption("Converged: more iterations would not change it at this tolerance.")
 
 
 def _overlay(items: Mapping[str, TrainedModel]) -> None:
@@ -591,6 +743,13 @@ def run() -> None:
         _controls(data, values, errors, busy)
         st.button("Train", key="train_go", type="primary", on_click=_start_training,
                   disabled=cfg is None or busy or eng is None, width="stretch")
+        st.session_state.setdefault(K_SPEED, "full")
+        st.segmented_control("Speed", tuple(SPEEDS), format_func=lambda k: SPEEDS[k][0],
+                             key=K_SPEED, disabled=busy,
+                             help="Slow motion or one iteration at a time, to watch (and "
+                                  "stop) the model at any moment. A slowed run is yours "
+                                  "alone; at full speed, identical settings pressed by "
+                                  "others are one shared run.")
         if "" in errors:
             st.error(errors[""])
         elif cfg is None:

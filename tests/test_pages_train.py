@@ -441,3 +441,80 @@ def test_several_runs_curves_overlaid(at, small_models):
     assert len(names) == 2 and names[0].startswith("run 1")
     at.multiselect(key="train_overlay_runs").set_value(["run 2"]).run()
     assert not at.exception
+
+
+# ----------------------------------------------------------------------------- pause, speed, continue
+def live_iteration(at: AppTest) -> int:
+    for p in at.get("progress"):
+        text = p.proto.text
+        if text.startswith("Iteration "):
+            return int(text.split()[1])
+    return 0
+
+
+def test_pause_step_resume_and_stop_from_the_page(at):
+    start_long_training(at)
+    run_until(at, lambda at: live_iteration(at) >= 2)
+    at.button(key="train_pause").click().run()
+    assert not at.exception, at.exception
+    time.sleep(1.0)
+    at.run()
+    held = live_iteration(at)
+    time.sleep(1.0)
+    at.run()
+    assert live_iteration(at) == held, "the training went on while paused"
+    assert at.button(key="train_pause").label == "Resume"
+    assert not at.button(key="train_step").disabled
+    assert any("Paused at iteration" in c.value for c in at.caption)
+    at.button(key="train_step").click().run()
+    run_until(at, lambda at: live_iteration(at) == held + 1)
+    at.button(key="train_pause").click().run()  # Resume
+    run_until(at, lambda at: live_iteration(at) >= held + 10)
+    at.button(key="train_stop").click().run()
+    run_until(at, has_runs())
+    (_, model), = at.session_state[RUNS].items()
+    assert model.summary["status"] == "stopped" and model.summary["n_iter"] > held
+
+
+def test_a_slow_motion_training_and_the_live_test_digits(at):
+    widget(at, "train_size").set_value(1000).run()
+    widget(at, "max_iter").set_value(400).run()
+    widget(at, "tol").set_value(1e-8).run()
+    at.segmented_control(key="train_speed").set_value("slow").run()
+    at.button(key="train_go").click().run()
+    run_until(at, lambda at: live_iteration(at) >= 1)
+    t0, i0 = time.monotonic(), live_iteration(at)
+    time.sleep(3.0)
+    at.run()
+    rate = (live_iteration(at) - i0) / (time.monotonic() - t0)
+    assert rate <= 3.5, f"{rate:.1f} iterations/s in slow motion (2 per second)"
+    assert at.segmented_control(key="train_live_speed").value == "slow"
+    # The test digits as the model reads them now (ConvNetJS's live predictions).
+    run_until(at, lambda at: any("sample-predictions" in h.proto.body for h in at.get("html")))
+    strip = next(h.proto.body for h in at.get("html") if "sample-predictions" in h.proto.body)
+    assert strip.count("<figure") == 20 and "test digits read right" in strip
+    at.segmented_control(key="train_live_speed").set_value("full").run()
+    run_until(at, has_runs(), timeout=120)
+
+
+def test_continue_training_carries_the_run_on_to_convergence(at, mnist):
+    widget(at, "train_size").set_value(1000).run()
+    widget(at, "max_iter").set_value(8).run()
+    at.button(key="train_go").click().run()
+    run_until(at, has_runs())
+    (first_id, first), = at.session_state[RUNS].items()
+    assert first.summary["status"] == "max_iter" and first.summary["n_iter"] == 8
+    at.number_input(key="train_more_iter").set_value(500).run()
+    at.button(key="train_continue").click().run()
+    assert not at.exception, at.exception
+    run_until(at, has_runs(2), timeout=120)
+    (cid, cont), = [(r, m) for r, m in at.session_state[RUNS].items() if r != first_id]
+    assert cont.summary["status"] == "converged" and cont.summary["n_iter"] > 8
+    assert cont.config.max_iter == 508 and cont.history[:8] == first.history
+    assert [r["iteration"] for r in cont.history] == list(range(1, cont.summary["n_iter"] + 1))
+    ref = train(cont.config, mnist)  # the same settings in one go: the same optimum
+    assert cont.summary["objective"] == pytest.approx(ref.summary["objective"], rel=1e-5)
+    table = at.dataframe[0].value
+    origin = table.loc[table["run"] == cid, "origin"].iloc[0]
+    assert origin == f"{first_id} continued to iteration {cont.summary['n_iter']}"
+    assert at.button(key="train_continue").disabled  # converged: nothing more to gain
