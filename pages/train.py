@@ -560,8 +560,8 @@ def _run_controls(job: Any) -> None:
         st.caption("Other students pressed exactly these settings and are watching this "
                    "same run, so it cannot be paused or slowed for them. Choose a speed "
                    "below Train before pressing it to get a run of your own.")
-    elif paused:
-        st.caption(f"Paused at iteration {(job.latest or {}).get('iteration', 0)}. The worker "
+    elif paused and job.latest:
+        st.caption(f"Paused at iteration {job.latest['iteration']}. The worker "
                    "waits for you (Step, Resume or Stop); after a few minutes it stops by "
                    "itself and keeps the model, so the class is not kept waiting.")
 
@@ -744,12 +744,11 @@ def run() -> None:
         st.button("Train", key="train_go", type="primary", on_click=_start_training,
                   disabled=cfg is None or busy or eng is None, width="stretch")
         st.session_state.setdefault(K_SPEED, "full")
-        st.segmented_control("Speed", tuple(SPEEDS), format_func=lambda k: SPEEDS[k][0],
-                             key=K_SPEED, disabled=busy,
-                             help="Slow motion or one iteration at a time, to watch (and "
-                                  "stop) the model at any moment. A slowed run is yours "
-                                  "alone; at full speed, identical settings pressed by "
-                                  "others are one shared run.")
+        st.selectbox("Speed", tuple(SPEEDS), format_func=lambda k: SPEEDS[k][0],
+                     key=K_SPEED, disabled=busy,
+                     help="Slow motion or one iteration at a time, to watch (and stop) "
+                          "the model at any moment. A slowed run is yours alone; at full "
+                          "speed, identical settings pressed by others are one shared run.")
         if "" in errors:
             st.error(errors[""])
         elif cfg is None:

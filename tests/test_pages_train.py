@@ -480,7 +480,7 @@ def test_a_slow_motion_training_and_the_live_test_digits(at):
     widget(at, "train_size").set_value(1000).run()
     widget(at, "max_iter").set_value(400).run()
     widget(at, "tol").set_value(1e-8).run()
-    at.segmented_control(key="train_speed").set_value("slow").run()
+    at.selectbox(key="train_speed").set_value("slow").run()
     at.button(key="train_go").click().run()
     run_until(at, lambda at: live_iteration(at) >= 1)
     t0, i0 = time.monotonic(), live_iteration(at)

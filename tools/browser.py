@@ -146,6 +146,27 @@ def click_button(page, key: str) -> None:
     page.locator(f".st-key-{key} button >> visible=true").first.click()
 
 
+def select_option(page, key: str, option: str, tries: int = 5) -> None:
+    """Pick ``option`` in the selectbox with this widget key. A live page (a polling
+    fragment, a live board) may rerun right then and close the list: open it again."""
+    box = page.locator(f".st-key-{key} input[role='combobox'] >> visible=true").first
+    options = page.get_by_role("option")
+    for attempt in range(tries):
+        wait_idle(page)
+        box.click()
+        try:
+            options.first.wait_for(timeout=10_000)
+            names = [o.strip() for o in options.all_inner_texts()]
+            assert option in names, names
+            options.nth(names.index(option)).click(timeout=10_000)
+            break
+        except Exception:  # noqa: BLE001 - the list closed under us: try again
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+    wait_idle(page)
+
+
 def fill(page, key: str, value: str) -> None:
     """Type into a text or number input (by widget key) and let the app take it."""
     box = page.locator(f".st-key-{key} input >> visible=true").first

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tools.browser import (
+    select_option,
     MODEL_TIMEOUT_MS,
     TIMEOUT_MS,
     VIEWPORT,
@@ -57,27 +58,6 @@ def board_server(mnist_dir):
 
 def _context(browser, url):
     return browser.new_context(base_url=url, viewport=VIEWPORT)
-
-
-def select_option(page, key: str, option: str, tries: int = 5) -> None:
-    """Pick ``option`` in the selectbox with this widget key. A live board may rerun right
-    then (another session changed the class) and close the list: open it again."""
-    box = page.locator(f".st-key-{key} input[role='combobox'] >> visible=true").first
-    options = page.get_by_role("option")
-    for attempt in range(tries):
-        wait_idle(page)
-        box.click()
-        try:
-            options.first.wait_for(timeout=10_000)
-            names = [o.strip() for o in options.all_inner_texts()]
-            assert option in names, names
-            options.nth(names.index(option)).click(timeout=10_000)
-            break
-        except Exception:  # noqa: BLE001 - the list closed under us: try again
-            if attempt == tries - 1:
-                raise
-            page.keyboard.press("Escape")
-    wait_idle(page)
 
 
 def open_weights_from_chart(page, tries: int = 4) -> None:
