@@ -678,10 +678,10 @@ def _runs_section(busy: bool) -> None:
             st.session_state["train_run_select"] = nxt
         elif st.session_state.get("train_run_select") not in items:
             st.session_state["train_run_select"] = ids[-1]
-        a, b, c, d = st.columns([3, 1, 1, 1.4], vertical_alignment="bottom")
-        with a:
-            rid = st.selectbox("Run", ids, key="train_run_select", disabled=busy,
-                               format_func=lambda r: model_label(r, items[r]))
+        rid = st.selectbox("Run", ids, key="train_run_select", disabled=busy,
+                           format_func=lambda r: model_label(r, items[r]))
+        # Their own row: beside the selectbox a projector's width cut their labels.
+        b, c, d = st.columns(3, vertical_alignment="bottom")
         model = items[rid]
         b.button("Make current", key="train_make_current", on_click=_make_current,
                  disabled=busy or rid == current, width="stretch")
@@ -738,7 +738,9 @@ def run() -> None:
     cfg, errors = validate(values, data.n_train, data.n_test)
     busy = session_job() is not None
 
-    left, right = st.columns([1, 2], gap="large")
+    # The settings need ~210 px for two fields side by side: at 1024 px with the sidebar
+    # open a third of the page (156 px) cut "Tolerance" and "Shuffle".
+    left, right = st.columns([1, 1.6], gap="large")
     with left:
         _controls(data, values, errors, busy)
         st.button("Train", key="train_go", type="primary", on_click=_start_training,
