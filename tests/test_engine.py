@@ -370,6 +370,18 @@ def test_a_queued_experiment_has_a_place_and_can_be_cancelled(engine, mnist, sto
     until(lambda: job.key not in dict(engine.queue()), what="the cancelled task gone")
 
 
+def test_an_experiment_a_worker_cannot_run_says_why(engine, mnist):
+    import dataclasses
+
+    other = dataclasses.replace(mnist, X_train=mnist.X_train[:5000],
+                                y_train=mnist.y_train[:5000])  # no worker has this data
+    job = engine.submit_experiment("binary", dict(train_size=300), other, owner="odd")
+    assert job.wait(120) == "error"
+    assert job.error.startswith("the experiment could not run: this worker does not have "
+                                "the MNIST the app trains on")
+    assert job.result() is None  # it never started: no rows to keep
+
+
 def test_stop_of_a_shared_experiment_only_detaches_while_others_watch(engine, mnist):
     kw = dict(sizes=[200, 400, 800, 1600, 3200, 6400], max_iter=30, seed=3)
     job = engine.submit_experiment("size", kw, mnist, owner="watch-a")

@@ -132,19 +132,12 @@ class ExperimentJob(Job):
                                f"another worker (attempt {self.attempts})")
 
     def _failure_message(self, exc: BaseException | None) -> str:
-        from distributed.scheduler import KilledWorker
-
-        if isinstance(exc, KilledWorker):
-            what = ("the worker running your experiment was lost (killed, or over its "
-                    f"memory limit{self.engine.memory_text}) ")
-            what += "twice; gave up" if self.attempts > 1 else "and the experiment was given up"
-        elif isinstance(exc, (ValueError, TypeError)):
-            what = f"the experiment could not run: {exc}"
-        else:
-            what = f"the experiment failed on its worker: {type(exc).__name__}: {exc}"
+        text = super()._failure_message(exc)  # in a training's words (it has no weights)
+        for word in ("your training", "the training"):
+            text = text.replace(word, word.replace("training", "experiment"), 1)
         if self.rows:
-            what += f"; here are the {len(self.rows)} rows finished before"
-        return what
+            text += f"; here are the {len(self.rows)} rows finished before"
+        return text
 
     # -- state for pages
     @property
