@@ -42,7 +42,7 @@ require_app_shell()
 
 # ----------------------------------------------------------------------------- state keys
 CACHE = "exp_cache"  # {Experiment.key: ExperimentResult}, finished runs only
-SHOWN = "exp_shown"  # {section id: {"result", "status", "key", "settings", ...}}: what each tab shows
+SHOWN = "exp_shown"  # {section id: {"result", "status", "key", ...}}: what each tab shows
 JOB = "exp_job"  # {"section", "job", "key", "settings"}: this session's experiment on the engine
 CLICKED = "exp_clicked"  # section whose Run was clicked (set by the button's callback)
 K_TABS = "exp_tabs"

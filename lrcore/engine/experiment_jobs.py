@@ -201,7 +201,8 @@ class ExperimentJob(Job):
         return EXPERIMENTS[self.name](self.data, **self.settings).stopped_with(rows, done)
 
     def __repr__(self) -> str:
-        return f"ExperimentJob({self.key}, {self.name}, {self._state}, owners={sorted(self.owners)})"
+        return (f"ExperimentJob({self.key}, {self.name}, {self._state}, "
+                f"owners={sorted(self.owners)})")
 
 
 def submit(engine: Any, name: str, settings: dict, data: MnistData, *,

@@ -9,8 +9,8 @@ from sklearn import metrics as skm
 
 from lrcore.config import whole_number
 from lrcore.data import MnistData
-from lrcore.experiments.base import (Experiment, ExperimentProgress, _config,
-                                     _data_params, _default_size, _fit, _fmt_C, _predict, _prepared, _Timer)
+from lrcore.experiments.base import (Experiment, ExperimentProgress, _config, _data_params,
+                                     _default_size, _fit, _fmt_C, _predict, _prepared, _Timer)
 from lrcore.model import SoftmaxRegression
 
 
