@@ -367,8 +367,7 @@ def _run_experiment(experiment, err: TextIO) -> None:
         for step in steps:
             if step.row is None and not interactive:
                 continue  # a log gets one line per finished point
-            line = (f"[{_bar(step.fraction)}] {step.done}/{step.total}  {step.message}  "
-                    f"{time.perf_counter() - t0:5.1f}s")
+            line = _experiment_line(step.done, step.total, step.message, t0)
             if interactive:
                 print(f"\r{line[:160]:<160}", end="" if step.row is None else "\n", file=err,
                       flush=True)
@@ -377,6 +376,11 @@ def _run_experiment(experiment, err: TextIO) -> None:
     except KeyboardInterrupt:
         steps.close()
         print("\ninterrupted: showing the rows finished so far", file=err)
+
+
+def _experiment_line(done: int, total: int, message: str, t0: float) -> str:
+    bar = _bar(done / total if total else 1.0)
+    return f"[{bar}] {done}/{total}  {message}  {time.perf_counter() - t0:5.1f}s"
 
 
 def _follow_experiment_job(job, err: TextIO):
@@ -389,9 +393,8 @@ def _follow_experiment_job(job, err: TextIO):
             records = job.history
             for rec in records[seen:]:
                 if rec["row"] is not None:  # a log gets one line per finished point
-                    print(f"[{_bar(rec['done'] / rec['total'] if rec['total'] else 1.0)}] "
-                          f"{rec['done']}/{rec['total']}  {rec['message']}  "
-                          f"{time.perf_counter() - t0:5.1f}s", file=err, flush=True)
+                    print(_experiment_line(rec["done"], rec["total"], rec["message"], t0),
+                          file=err, flush=True)
             seen = len(records)
             time.sleep(0.2)
     except KeyboardInterrupt:

@@ -82,10 +82,10 @@ def _session_experiment() -> tuple[dict | None, Any]:
     return pending, job
 
 
-def _file(pending: dict, job: Any) -> None:
-    """Put the ended job's result into its section's slot (and a finished one into the
-    cache); the session has no running experiment any more."""
-    result = job.result() or job.snapshot()  # None: cancelled before it started
+def _file(pending: dict, job: Any, result: Any = None) -> None:
+    """Put the ended job's result (or ``result``) into its section's slot, and a finished
+    one into the cache; the session has no running experiment any more."""
+    result = result or job.result() or job.snapshot()  # None: cancelled before it started
     entry = {"result": result, "key": pending["key"], "settings": pending["settings"]}
     if job.state == "done" and result.complete:
         _cache()[pending["key"]] = result
@@ -119,11 +119,8 @@ def _stop() -> None:
     pending, job = _session_experiment()
     if job is None or not job.active:
         return
-    if not job.stop(owner=owner()):
-        _shown()[pending["section"]] = {
-            "result": job.snapshot(), "status": "stopped", "key": pending["key"],
-            "settings": pending["settings"], "done": job.progress["done"], "total": job.total}
-        st.session_state.pop(JOB, None)
+    if not job.stop(owner=owner()):  # it goes on for others: file the rows so far here
+        _file(pending, job, job.snapshot())
 
 
 # ----------------------------------------------------------------------------- widgets
