@@ -14,6 +14,7 @@ import warnings
 from typing import Sequence, TextIO
 
 from lrcore.config import TrainConfig
+from lrcore.plain import json_safe as _json_safe
 
 EXIT_USAGE = 2
 
@@ -314,7 +315,7 @@ def _experiment(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise _UsageError(f"unknown experiment {args.name!r}; choose from "
                           f"{', '.join(EXPERIMENTS)}")
     factory = EXPERIMENTS[args.name]
-    accepted = set(inspect.signature(factory).parameters) - {"data", "engine"}
+    accepted = set(inspect.signature(factory).parameters) - {"data"}
     kwargs = {}
     for flag in _EXPERIMENT_OPTIONS:
         key = flag[2:].replace("-", "_")
@@ -331,21 +332,17 @@ def _experiment(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     data = _load_data(args.data, args.data_dir)
     print(f"data: {data.source}", file=err)
     address = _scheduler(args)
-    if address and "engine" not in inspect.signature(factory).parameters:
-        print(f"note: experiment {args.name!r} runs in this process (its steps are not "
-              "split over the engine)", file=err)
-        address = None
     if address:
         from lrcore.engine import Engine
 
         with Engine(address) as engine:  # EngineUnavailable -> one line, exit 2 (in main)
             print(f"engine: {engine.describe()}", file=err)
-            experiment = factory(data, engine=engine, **kwargs)
-            _run_experiment(experiment, err)
+            job = engine.submit_experiment(args.name, kwargs, data)  # ValueError -> exit 2
+            res = _follow_experiment_job(job, err)
     else:
         experiment = factory(data, **kwargs)  # ValueError -> one line, exit 2 (in main)
         _run_experiment(experiment, err)
-    res = experiment.result()
+        res = experiment.result()
     if len(res.table):
         print(res.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=out)
     else:
@@ -370,8 +367,7 @@ def _run_experiment(experiment, err: TextIO) -> None:
         for step in steps:
             if step.row is None and not interactive:
                 continue  # a log gets one line per finished point
-            line = (f"[{_bar(step.fraction)}] {step.done}/{step.total}  {step.message}  "
-                    f"{time.perf_counter() - t0:5.1f}s")
+            line = _experiment_line(step.done, step.total, step.message, t0)
             if interactive:
                 print(f"\r{line[:160]:<160}", end="" if step.row is None else "\n", file=err,
                       flush=True)
@@ -382,12 +378,35 @@ def _run_experiment(experiment, err: TextIO) -> None:
         print("\ninterrupted: showing the rows finished so far", file=err)
 
 
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    return obj
+def _experiment_line(done: int, total: int, message: str, t0: float) -> str:
+    bar = _bar(done / total if total else 1.0)
+    return f"[{bar}] {done}/{total}  {message}  {time.perf_counter() - t0:5.1f}s"
+
+
+def _follow_experiment_job(job, err: TextIO):
+    """Print an engine job's progress as :func:`_run_experiment` does, until it ends
+    (Ctrl-C stops it and keeps the finished rows); returns its result."""
+    t0 = time.perf_counter()
+    seen = 0
+    try:
+        while job.active:
+            records = job.history
+            for rec in records[seen:]:
+                if rec["row"] is not None:  # a log gets one line per finished point
+                    print(_experiment_line(rec["done"], rec["total"], rec["message"], t0),
+                          file=err, flush=True)
+            seen = len(records)
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        job.stop()
+        job.wait(120)
+        print("\ninterrupted: showing the rows finished so far", file=err)
+    if job.state == "error":
+        print(f"note: {job.error}", file=err)
+    res = job.result()
+    if res is None:
+        raise ValueError(job.error or "the experiment did not run")
+    return res
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,

@@ -335,3 +335,27 @@ class TrainConfig:
         """Build from a dict of strings or values (query params, JSON); unknown keys ignored."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+# ----------------------------------------------------------------------------- other settings
+# The rules above, for settings that are not fields of a TrainConfig (an experiment's grid
+# of C, its number of folds, the digit a detector looks for).
+
+
+def whole_number(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` as an int in [low, high], else ``ValueError`` ("... must be a whole
+    number" / "... must be between low and high")."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number; got {value!r}")
+    out = _integer(name, value)
+    if not low <= out <= high:
+        raise ValueError(f"{name} must be between {low} and {high}; got {out}")
+    return out
+
+
+def C_value(name: str, value: Any) -> float:
+    """``value`` as a C of a penalty, a number in [C_MIN, C_MAX], else ``ValueError``."""
+    out = _number(name, value)
+    if not C_MIN <= out <= C_MAX:
+        raise ValueError(f"{name} must be between {C_MIN:g} and {C_MAX:g}; got {out:g}")
+    return out

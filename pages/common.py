@@ -376,3 +376,37 @@ def config_label(cfg: TrainConfig) -> str:
     pen = {"l2": "L2", "l1": "L1", "elasticnet": "elastic-net", None: "no penalty"}[cfg.penalty]
     C = "" if cfg.penalty is None else f", C={cfg.C:g}"
     return f"{pen}{C}, {cfg.train_size:,} digits"
+
+
+# ----------------------------------------------------------------------------- polled jobs
+# What a page draws for an engine job it polls from a fragment (a training, an experiment):
+# one look for the queue, the notices and Stop on every page.
+
+
+def sentence(text: str) -> str:
+    """``text`` capitalized, with a final full stop."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def job_queued(job: Any, *, key: str, on_cancel: Any, what: str = "training",
+               after: str = "") -> None:
+    """A queued job: its place in line and when it should start, and Cancel (``key``)."""
+    st.info(f"Waiting for a free worker: {job.describe()}. The {what} starts by itself"
+            f"{after}.", icon=":material/hourglass_top:")
+    st.button("Cancel", key=key, on_click=on_cancel, icon=":material/close:")
+
+
+def job_notice(job: Any) -> None:
+    """A job's notice (e.g. restarted after a lost worker) and its error, if any."""
+    if job.notice:
+        st.warning(sentence(job.notice))
+    if job.state == "error" and job.error:
+        st.error(sentence(job.error))
+
+
+def job_stop_button(key: str, on_click: Any, *, disabled: bool = False,
+                    help: str = "Stops after the current iteration and keeps the model so "
+                                "far.", **kw: Any) -> None:
+    """Stop for a running job (``kw``: e.g. ``width="stretch"``)."""
+    st.button("Stop", key=key, on_click=on_click, disabled=disabled, icon=":material/stop:",
+              help=help, **kw)

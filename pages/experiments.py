@@ -2,36 +2,26 @@
 answered by a live experiment from :mod:`lrcore.experiments`.
 
 Every tab follows one pattern (:func:`_experiment_block`): controls with explicit keys,
-validated into the keyword arguments of the experiment function; **Run** and **Stop**;
-a progress bar while the experiment iterates; the result table, its chart, its lesson
-(``result.notes``) and a CSV download.
+read into the keyword arguments of the experiment (:mod:`lrcore.experiments.inputs`);
+**Run** and **Stop**; while it runs, a fragment that polls it (queue place, progress bar,
+the rows so far); then the result table, its chart, its lesson (``result.notes``) and a
+CSV download.
 
-Caching. A finished result is stored in ``st.session_state[CACHE]`` under
-``(experiment name, params)``, so Run with the same settings shows it at once. Results are
+Running. Run submits the experiment to the training engine as one job
+(``Engine.submit_experiment``, owner = this session): it runs on a worker, in the same
+queue as the trainings, and identical experiments of several students are one run. The
+job's key is in ``st.session_state[JOB]`` until its end is filed into the section's slot.
+Stop asks the job to stop after its current progress record (or, when other students
+watch the same run, keeps the rows so far here and leaves it running for them).
+
+Caching. A finished result is stored in ``st.session_state[CACHE]`` under the experiment's
+key (its name and settings), so Run with the same settings shows it at once. Results are
 per session (a student's own runs), never in a cache shared by all users (STYLE.md 6).
-
-How Stop works. A click on Stop (or on anything else) reruns the script. With Streamlit's
-default ``runner.fastReruns`` the new run starts at once in a new thread, while the old one
-carries on until its next ``st.*`` call (at most one progress step later), where it is
-stopped; from then on every ``st.*`` call in it raises again, session state included. So:
-
-* the running :class:`~lrcore.experiments.Experiment` and its iterator live in a plain
-  dict, ``st.session_state[PENDING]``, from the first step on;
-* the old run's ``finally`` touches no ``st.*``: it closes its own iterator (only the
-  thread running a generator may close it) and files the partial result into the
-  section's slot, a dict it holds directly;
-* the new run (:func:`finalize_pending`) files whatever is there if the old run has not
-  done it yet, without touching the iterator, which may still be executing in the
-  other thread.
-
-A stopped result shows the rows finished so far, marked "stopped", and is not cached:
-the same settings run in full next time.
+A stopped result shows the rows finished so far, marked "stopped", and is not cached: the
+same settings run in full next time.
 """
 from __future__ import annotations
 
-import inspect
-import math
-import time
 from typing import Any, Callable
 
 import numpy as np
@@ -40,94 +30,31 @@ import streamlit as st
 
 from lrcore import experiment_plots as xp
 from lrcore import experiments as ex
-from lrcore.config import C_MAX, C_MIN, MIN_TRAIN_SIZE, PREPROCESS_MODES
+from lrcore.config import MIN_TRAIN_SIZE, PREPROCESS_MODES
 from lrcore.data import MnistData
+from lrcore.experiments.inputs import (C_GRID, check_size, default_sizes, fmt_C, log_grid,
+                                       parse_C, parse_sizes)
 from lrcore.plots import weight_images
-from pages.common import engine, engine_error, get_data, require_app_shell
+from pages.common import (engine, engine_error, get_data, job_notice, job_queued,
+                          job_stop_button, owner, require_app_shell, sentence)
 
 require_app_shell()
 
 # ----------------------------------------------------------------------------- state keys
 CACHE = "exp_cache"  # {Experiment.key: ExperimentResult}, finished runs only
-SHOWN = "exp_shown"  # {section id: {"result", "status", "key", "settings", ...}}: what each tab shows
-PENDING = "exp_pending"  # {"section", "name", "key", "params", "experiment", "step"}
-REQUEST = "exp_request"  # section id whose Run was clicked (set by the button callback)
+SHOWN = "exp_shown"  # {section id: {"result", "status", "key", ...}}: what each tab shows
+JOB = "exp_job"  # {"section", "job", "key", "settings"}: this session's experiment on the engine
+CLICKED = "exp_clicked"  # section whose Run was clicked (set by the button's callback)
 K_TABS = "exp_tabs"
+POLL_SECONDS = 0.5
 
 PREPROCESS_LABELS = {"raw": "raw pixels 0-255", "unit": "pixels / 255",
                      "standardize": "standardized per pixel", "deskew": "deskewed, / 255"}
 PENALTY_LABELS = {"l2": "L2", "l1": "L1"}
-# 1-3 steps per decade: a log scale whose stops are numbers people can say.
-C_GRID = [round(m * 10.0 ** e, 10) for e in range(-5, 4) for m in (1, 3)][:-1]
 STATUS_TEXT = {"complete": "finished", "cached": "finished earlier with these settings "
                "(from this session's cache)", "stopped": "stopped"}
-
-
-# ----------------------------------------------------------------------------- parsing
-def fmt_C(c: float) -> str:
-    return f"{c:g}"
-
-
-def parse_C(text: Any, name: str = "C") -> tuple[float | None, str | None]:
-    """A penalty strength typed by the user, or an error message."""
-    try:
-        c = float(str(text).strip())
-    except ValueError:
-        return None, f"{name} must be a number, e.g. 1 or 0.01; got {text!r}"
-    if not math.isfinite(c) or c <= 0:
-        return None, f"{name} must be a number greater than 0; got {text!r}"
-    if not C_MIN <= c <= C_MAX:
-        return None, f"{name} must be between {C_MIN:g} and {C_MAX:g}; got {c:g}"
-    return c, None
-
-
-def check_size(value: Any, n_max: int, name: str = "Training digits",
-               low: int = MIN_TRAIN_SIZE) -> tuple[int | None, str | None]:
-    """A number of digits within what the data has, or an error message."""
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        return None, f"{name} must be a whole number; got {value!r}"
-    if n != value and not (isinstance(value, float) and value.is_integer()):
-        return None, f"{name} must be a whole number; got {value!r}"
-    if not low <= n <= n_max:
-        return None, (f"{name} must be between {low:,} and {n_max:,} (the digits this data "
-                      f"has); got {n:,}")
-    return n, None
-
-
-def parse_sizes(text: str, n_max: int) -> tuple[list[int] | None, str | None]:
-    """Comma-separated training-set sizes, e.g. "500, 1000, 60000" (sorted, unique)."""
-    parts = [p.strip().replace("_", "") for p in str(text).replace(";", ",").split(",")]
-    parts = [p for p in parts if p]
-    if not parts:
-        return None, "Give at least one training-set size, e.g. 500, 2000, 10000"
-    sizes = []
-    for p in parts:
-        try:
-            v = float(p)
-        except ValueError:
-            return None, f"Training-set sizes must be whole numbers separated by commas; got {p!r}"
-        if not v.is_integer():
-            return None, f"Training-set sizes must be whole numbers; got {p!r}"
-        n = int(v)
-        if not MIN_TRAIN_SIZE <= n <= n_max:
-            return None, (f"Each training-set size must be between {MIN_TRAIN_SIZE:,} and "
-                          f"{n_max:,} (the training digits this data has); got {n:,}")
-        sizes.append(n)
-    return sorted(set(sizes)), None
-
-
-def log_grid(lo: float, hi: float, points: int) -> list[float]:
-    """``points`` values of C evenly spaced on a log scale, rounded to 3 significant digits."""
-    if points == 1:
-        return [float(lo)]
-    return [float(f"{c:.3g}") for c in np.geomspace(lo, hi, int(points))]
-
-
-def default_sizes(n_train: int) -> str:
-    sizes = [s for s in (500, 1000, 2000, 5000, 10000, 20000, 60000) if s < n_train]
-    return ", ".join(str(s) for s in sizes + [n_train])
+# The factory of each experiment's name (the name is what the engine is sent).
+NAMES = {factory: name for name, factory in ex.EXPERIMENTS.items()}
 
 
 # ----------------------------------------------------------------------------- state
@@ -139,41 +66,61 @@ def _shown() -> dict:
     return st.session_state.setdefault(SHOWN, {})
 
 
-def _request(section: str) -> None:
-    st.session_state[REQUEST] = section
-
-
-def _file_stopped(pending: dict, shown: dict) -> None:
-    """Put the partial result of ``pending`` into the section's slot of ``shown``.
-
-    No ``st.*`` here: it runs in the ``finally`` of an interrupted (possibly stopped)
-    script run as well as in the next run. A slot already holding a newer run of the
-    section (another token) is left alone.
-    """
-    sid, token = pending["section"], pending["token"]
-    current = shown.get(sid)
-    if current is not None and current.get("token") not in (None, token) and \
-            current.get("started", 0) > pending["started"]:
-        return
-    exp = pending["experiment"]
-    shown[sid] = {"result": exp.result(), "status": "stopped", "key": exp.key,
-                  "settings": pending["settings"], "token": token,
-                  "started": pending["started"], "done": exp.done, "total": exp.total}
-    pending["filed"] = True
-
-
-def finalize_pending() -> str | None:
-    """File an experiment left behind by an interrupted run as a stopped, partial result.
-
-    Returns its section id, or None if there was none. Does not touch the experiment's
-    iterator: the interrupted run's thread may still be inside it (see module doc).
-    """
-    pending = st.session_state.pop(PENDING, None)
+def _session_experiment() -> tuple[dict | None, Any]:
+    """(what this session submitted, its job) while the engine keeps it; (None, None)."""
+    pending = st.session_state.get(JOB)
     if not pending:
+        return None, None
+    eng = engine()
+    if eng is None:
+        return pending, None
+    eng.touch(owner())  # a fragment skips the sidebar's touch: keep this session alive
+    job = eng.job(pending["job"])
+    if job is None:  # forgotten by the engine (or another engine): nothing to file
+        st.session_state.pop(JOB, None)
+        return None, None
+    return pending, job
+
+
+def _file(pending: dict, job: Any, result: Any = None) -> None:
+    """Put the ended job's result (or ``result``) into its section's slot, and a finished
+    one into the cache; the session has no running experiment any more."""
+    result = result or job.result() or job.snapshot()  # None: cancelled before it started
+    entry = {"result": result, "key": pending["key"], "settings": pending["settings"]}
+    if job.state == "done" and result.complete:
+        _cache()[pending["key"]] = result
+        entry["status"] = "complete"
+    else:
+        entry.update(status="stopped", done=job.progress["done"], total=job.total)
+        if job.state == "error":
+            entry["error"] = f"The experiment failed: {job.error}"
+    _shown()[pending["section"]] = entry
+    st.session_state.pop(JOB, None)
+
+
+def _request(sid: str) -> None:
+    st.session_state[CLICKED] = sid
+
+
+def _busy() -> str | None:
+    """The section whose experiment is queued or running; files one that has ended."""
+    pending, job = _session_experiment()
+    if pending is None or job is None:
+        return None if pending is None else pending["section"]
+    if not job.active:
+        _file(pending, job)
         return None
-    if not pending.get("filed"):
-        _file_stopped(pending, _shown())
     return pending["section"]
+
+
+def _stop() -> None:
+    """Stop (or cancel) this session's experiment. A run shared with other students goes
+    on for them; this student keeps the rows finished so far."""
+    pending, job = _session_experiment()
+    if job is None or not job.active:
+        return
+    if not job.stop(owner=owner()):  # it goes on for others: file the rows so far here
+        _file(pending, job, job.snapshot())
 
 
 # ----------------------------------------------------------------------------- widgets
@@ -245,97 +192,90 @@ def _C_range_inputs(sid: str, busy: bool, lo: float, hi: float, points: int
 
 
 # ----------------------------------------------------------------------------- the pattern
-def _capitalized(e: Exception) -> str:
-    text = str(e)
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
-
-
 def _experiment_block(sid: str, factory: Callable[..., Any], settings: dict | None,
                       errors: list[str], draw: Callable[[Any], None], busy: str | None,
                       data: MnistData) -> None:
-    """Run / Stop buttons, the live loop when this section was asked to run, the result.
+    """Run / Stop buttons, the live job when this section's experiment runs, the result.
 
     ``settings`` are the keyword arguments of ``factory(data, **settings)`` (None if the
     widgets could not be read; ``errors`` say why). Building the experiment validates them
-    (lrcore's messages, shown here) and costs nothing: it runs only when iterated.
+    (lrcore's messages, shown here) and costs nothing: it runs only on the engine.
     """
+    # Every tab is drawn in every run, so a click is taken by the run it started (or, if
+    # that run was cut short, by the next one).
+    clicked = st.session_state.get(CLICKED) == sid
+    if clicked:
+        del st.session_state[CLICKED]
     experiment = None
+    eng = engine()
+    if settings is not None and eng is None:
+        errors = [*errors, f"The training engine is unavailable: {engine_error()}"]
+        settings = None
     if settings is not None:
-        kwargs = dict(settings)
-        if "engine" in inspect.signature(factory).parameters:
-            # Its steps run on the training engine's workers (two workers: two at once).
-            kwargs["engine"] = engine()
-            if kwargs["engine"] is None:
-                errors = [*errors, f"The training engine is unavailable: {engine_error()}"]
-                settings = None
         try:
-            experiment = factory(data, **kwargs) if settings is not None else None
+            experiment = factory(data, **settings)
         except ValueError as e:
-            errors = [*errors, _capitalized(e)]
+            errors = [*errors, sentence(str(e))]
     for e in errors:
         st.error(e)
     running = busy == sid
     a, b, c = st.columns([1, 1, 3], vertical_alignment="center")
     a.button("Run", key=f"exp_{sid}_run", type="primary", on_click=_request, args=(sid,),
              disabled=experiment is None or busy is not None, width="stretch")
-    b.button("Stop", key=f"exp_{sid}_stop", disabled=not running, width="stretch",
-             help="Stops after the step in progress; the rows finished so far are kept.")
+    with b:
+        job_stop_button(f"exp_{sid}_stop", _stop, disabled=not running, width="stretch",
+                        help="Stops after the step in progress; the rows finished so far "
+                             "are kept.")
     if experiment is None:
         c.caption("Fix the settings above to run.")
     elif (_cache().get(experiment.key) is not None and not running
           and _shown().get(sid, {}).get("key") != experiment.key):
         c.caption("Already run with these settings: Run shows it at once.")
-    if running and experiment is not None:
+    if running:
+        _live(sid)
+        return
+    if clicked and experiment is not None:
         cached = _cache().get(experiment.key)
-        if cached is None:
-            _run_live(sid, experiment, settings)  # reruns the script when done
-            return
-        _shown()[sid] = {"result": cached, "status": "cached", "key": experiment.key,
-                         "settings": settings}
-        # As after a live run: this run drew every setting and Run button disabled (busy),
-        # and nothing else would redraw them enabled until the next click.
+        if cached is not None:
+            _shown()[sid] = {"result": cached, "status": "cached", "key": experiment.key,
+                             "settings": settings}
+        else:
+            try:
+                job = eng.submit_experiment(NAMES[factory], settings, data, owner=owner())
+            except Exception as e:  # noqa: BLE001 - the engine went away between two runs
+                st.error(f"The experiment could not be started: {e}")
+                return
+            st.session_state[JOB] = {"section": sid, "job": job.key, "key": experiment.key,
+                                     "settings": settings}
+        # Every tab's settings and Run buttons are drawn again, disabled while it runs.
         st.rerun()
     _show(sid, None if experiment is None else experiment.key, draw)
 
 
-def _run_live(sid: str, experiment: Any, settings: dict) -> None:
-    """Iterate the experiment with a progress bar and the rows so far (see module doc)."""
-    bar = st.progress(0.0, text="Starting…")
-    live = st.empty()
-    shown = _shown()  # held directly: the finally below must not call st.*
-    it = iter(experiment)
-    pending = {"section": sid, "experiment": experiment, "settings": settings,
-               "token": object(), "started": time.monotonic(), "filed": False}
-    st.session_state[PENDING] = pending
-    interrupted, failure = True, None
-    try:
-        for step in it:
-            bar.progress(min(max(step.fraction, 0.0), 1.0),
-                         text=f"Step {min(step.done + 1, step.total)} of {step.total}: "
-                              f"{step.message}")
-            if step.row is not None:
-                live.dataframe(pd.DataFrame(experiment.rows), hide_index=True,
-                               key=f"exp_{sid}_live_{step.done}")
-        interrupted = False
-    except Exception as e:  # a genuine failure (Stop and reruns are BaseExceptions)
-        interrupted, failure = False, e
-    finally:
-        if interrupted or failure is not None:
-            try:
-                it.close()  # this thread runs the generator, so it may close it
-            except Exception:  # noqa: BLE001 - a failing cleanup must not lose the rows
-                pass
-            _file_stopped(pending, shown)
-    st.session_state.pop(PENDING, None)
-    if failure is not None:
-        shown[sid]["error"] = f"The experiment failed: {failure}"
-    else:
-        result = experiment.result()
-        _cache()[experiment.key] = result
-        shown[sid] = {"result": result, "status": "complete", "key": experiment.key,
-                      "settings": settings, "token": pending["token"],
-                      "started": pending["started"]}
-    st.rerun()
+@st.fragment(run_every=POLL_SECONDS)
+def _live(sid: str) -> None:
+    """This section's experiment, polled from the engine: its place in the queue, or its
+    progress and the rows so far. When it has ended, the whole page reruns to show it."""
+    pending, job = _session_experiment()
+    if job is None or not job.active:
+        if job is not None:
+            _file(pending, job)
+        elif pending is not None:
+            st.error(f"The training engine is unavailable: {engine_error()}")
+            return
+        st.rerun()
+    if job.state == "queued":
+        job_queued(job, key=f"exp_{sid}_cancel", on_cancel=_stop, what="experiment",
+                   after="; you can visit other tabs and pages meanwhile")
+        return
+    p = job.progress
+    st.progress(min(max(p["done"] / p["total"] if p["total"] else 1.0, 0.0), 1.0),
+                text=(f"Step {min(p['done'] + 1, p['total'])} of {p['total']}: {p['message']}"
+                      if p["message"] else "Starting…"))
+    job_notice(job)
+    rows = job.rows
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"exp_{sid}_live_{len(rows)}")
 
 
 def _describe(settings: dict) -> str:
@@ -696,8 +636,7 @@ def run() -> None:
         "Six questions, each answered by an experiment you run here on the digits in use "
         f"({data.source}). Every experiment shows its progress, can be stopped (the finished "
         "rows are kept), remembers its result for the same settings, and downloads as CSV.")
-    finalize_pending()  # an experiment interrupted before it could store itself
-    busy = st.session_state.pop(REQUEST, None)
+    busy = _busy()
     tabs = st.tabs([label for label, _ in SECTIONS], key=K_TABS)
     for tab, (_, section) in zip(tabs, SECTIONS):
         with tab:

@@ -54,6 +54,9 @@ from pages.common import (
     engine,
     engine_error,
     get_data,
+    job_notice,
+    job_queued,
+    job_stop_button,
     model_label,
     owner,
     require_app_shell,
@@ -510,11 +513,8 @@ def _live_panel() -> None:
         st.rerun()
     st.subheader(f"Training: {config_label(job.config)}")
     if job.state == "queued":
-        st.info(f"Waiting for a free worker: {job.describe()}. The training starts by itself; "
-                "you can visit other pages meanwhile (the sidebar shows it).",
-                icon=":material/hourglass_top:")
-        st.button("Cancel", key="train_cancel", on_click=stop_session_job,
-                  icon=":material/close:")
+        job_queued(job, key="train_cancel", on_cancel=stop_session_job,
+                   after="; you can visit other pages meanwhile (the sidebar shows it)")
         return
     history = job.history
     st.plotly_chart(_curves(job.key, len(history), tuple(history), job.config),
@@ -530,8 +530,7 @@ def _live_panel() -> None:
         text += f" · test accuracy {test[1]:.1%} (at iteration {test[0]})"
     frac = min(last["iteration"] / job.config.max_iter, 1.0) if last else 0.0
     st.progress(frac, text=text)
-    if job.notice:
-        st.warning(job.notice[:1].upper() + job.notice[1:])
+    job_notice(job)
     _run_controls(job)
 
 
@@ -551,9 +550,8 @@ def _run_controls(job: Any) -> None:
     b.button("Step", key="train_step", on_click=_step, icon=":material/skip_next:",
              disabled=not (mine and paused), width="stretch",
              help="While paused: one more iteration, then pause again.")
-    c.button("Stop", key="train_stop", on_click=stop_session_job, icon=":material/stop:",
-             width="stretch", help="Stops after the current iteration and keeps the model "
-                                   "so far.")
+    with c:
+        job_stop_button("train_stop", stop_session_job, width="stretch")
     st.segmented_control("Speed", tuple(SPEEDS), format_func=lambda k: SPEEDS[k][0],
                          key=K_LIVE_SPEED, on_change=_on_live_speed, disabled=not mine)
     if not mine:

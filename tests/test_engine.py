@@ -1,7 +1,9 @@
 """lrcore.engine on its real embedded Dask cluster (2 worker processes x 1 thread): trainings
 equal the in-process ones, progress streams, Stop keeps the latest iterate, the queue is
 FIFO and visible, identical settings are trained once, one owner holds one slot, gone
-owners lose their queued work, and a training runs whether or not anyone polls it."""
+owners lose their queued work, and a training runs whether or not anyone polls it.
+Experiments as engine jobs: one task each, results equal to in-process ones, progress and
+rows streamed, Stop keeps the finished points, shared, queued and cancelled like trainings."""
 from __future__ import annotations
 
 import os
@@ -221,7 +223,7 @@ def test_an_unreachable_scheduler_is_a_clear_error():
 TIMING = {"fit_seconds", "predict_seconds", "sklearn_seconds"}
 
 
-def same_result(a, b) -> None:
+def same_result(a, b, complete: bool = True) -> None:
     """Two ExperimentResults agree on everything but the timings."""
     cols = [c for c in a.table.columns if c not in TIMING]
     assert list(a.table.columns) == list(b.table.columns)
@@ -229,68 +231,171 @@ def same_result(a, b) -> None:
                                   rtol=1e-10, atol=1e-12)
     drop = lambda d: {k: v for k, v in d.items() if k not in TIMING}  # noqa: E731
     assert drop(a.summary) == pytest.approx(drop(b.summary))
-    assert a.complete and b.complete
+    assert a.complete is b.complete is complete
 
 
-def test_size_curve_through_the_engine_runs_its_steps_in_parallel(engine, mnist):
+def on_engine(engine, name: str, mnist, owner: str, **kw):
+    """The experiment run as one engine job to its end: (job, result)."""
+    job = engine.submit_experiment(name, kw, mnist, owner=owner)
+    assert job.wait(240) == "done", job.error
+    return job, job.result()
+
+
+def test_an_experiment_is_one_task_and_two_run_side_by_side(engine, mnist):
     from distributed import get_task_stream
 
     from lrcore.experiments import training_size_curve
 
-    kw = dict(sizes=[300, 600], max_iter=40)
+    kw_a, kw_b = dict(sizes=[300, 600], max_iter=40), dict(sizes=[350, 650], max_iter=40)
     with get_task_stream(client=engine.client) as ts:
-        on_engine = training_size_curve(mnist, engine=engine, **kw).run()
-    same_result(on_engine, training_size_curve(mnist, **kw).run())
-    steps = [t for t in ts.data if str(t["key"]).startswith("lrstep-")]
-    assert len(steps) == 2 and steps[0]["worker"] != steps[1]["worker"]
-    (a0, a1), (b0, b1) = ([s["startstops"][0]["start"], s["startstops"][-1]["stop"]]
-                          for s in steps)
-    assert a0 < b1 and b0 < a1  # two workers ran the two sizes at the same time
+        a = engine.submit_experiment("size", kw_a, mnist, owner="side-a")
+        b = engine.submit_experiment("size", kw_b, mnist, owner="side-b")
+        assert a.wait(240) == "done" and b.wait(240) == "done"
+    assert a.key.startswith("exp-") and a.key != b.key
+    same_result(a.result(), training_size_curve(mnist, **kw_a).run())
+    same_result(b.result(), training_size_curve(mnist, **kw_b).run())
+    tasks = [t for t in ts.data if str(t["key"]).startswith("exp-")]
+    assert sorted(t["key"] for t in tasks) == sorted([a.key, b.key])  # one task each
+    assert tasks[0]["worker"] != tasks[1]["worker"]
+    (a0, a1), (b0, b1) = ([t["startstops"][0]["start"], t["startstops"][-1]["stop"]]
+                          for t in tasks)
+    assert a0 < b1 and b0 < a1  # two workers ran the two experiments at the same time
+    assert a.describe() == "finished" and a.progress["done"] == a.total == 2
+    assert [r["train_size"] for r in a.rows] == [300, 600]
 
 
 def test_c_path_and_model_comparison_through_the_engine(engine, mnist):
     from lrcore.experiments import model_comparison, regularization_path
 
     kw = dict(Cs=[0.01, 0.1], penalties=["l1", "l2"], train_size=500, max_iter=30)
-    a, b = regularization_path(mnist, engine=engine, **kw).run(), regularization_path(
-        mnist, **kw).run()
+    _, a = on_engine(engine, "c-path", mnist, "path", **kw)
+    b = regularization_path(mnist, **kw).run()
     same_result(a, b)
+    assert sorted(a.models["coef"]) == sorted(b.models["coef"]) == [0, 1, 2, 3]
     for i in a.models["coef"]:
+        assert a.models["coef"][i].dtype == np.float32
         np.testing.assert_allclose(a.models["coef"][i], b.models["coef"][i], atol=1e-7)
+        np.testing.assert_allclose(a.models["intercept"][i], b.models["intercept"][i],
+                                   atol=1e-7)
+    np.testing.assert_array_equal(a.models["classes"], b.models["classes"])
+    assert a.notes == b.notes
     cold = dict(kw, warm_start=False)
-    same_result(regularization_path(mnist, engine=engine, **cold).run(),
+    same_result(on_engine(engine, "c-path", mnist, "path", **cold)[1],
                 regularization_path(mnist, **cold).run())
     kw = dict(train_size=300, test_size=200, max_slow_train=200)
-    a, b = model_comparison(mnist, engine=engine, **kw).run(), model_comparison(mnist, **kw).run()
-    same_result(a, b)
+    _, a = on_engine(engine, "models", mnist, "models", **kw)
+    same_result(a, model_comparison(mnist, **kw).run())
     assert [n for n in a.notes if "RBF" in n]
 
 
-def test_cross_validation_through_the_engine(engine, mnist):
+def test_cross_validation_through_the_engine_streams_its_progress(engine, mnist):
     from lrcore.experiments import cross_validate_C
 
     kw = dict(Cs=[0.01, 0.1], folds=3, train_size=600, max_iter=30)
-    exp = cross_validate_C(mnist, engine=engine, **kw)
-    steps = list(exp)
-    assert [s.done for s in steps if s.row is not None] == [3, 6]
-    assert steps[-1].done == exp.total
-    same_result(exp.result(), cross_validate_C(mnist, **kw).run())
+    job, res = on_engine(engine, "cv", mnist, "cv", **kw)
+    records = job.history
+    assert [r["done"] for r in records if r["row"] is not None] == [3, 6]
+    assert records[-1]["done"] == job.total == 8
+    done = [r["done"] for r in records]
+    assert done == sorted(done) and all(r["message"] for r in records)
+    assert [r["C"] for r in job.rows] == [0.01, 0.1]
+    same_result(res, cross_validate_C(mnist, **kw).run())
+    assert res.summary["best_C"] in (0.01, 0.1) and res.params["best_C"] == res.summary["best_C"]
+
+
+def test_identical_experiments_from_two_owners_run_once(engine, mnist):
+    kw = dict(digit=4, train_size=400, max_iter=20)
+    a = engine.submit_experiment("binary", kw, mnist, owner="pupil-a")
+    b = engine.submit_experiment("binary", dict(kw), mnist, owner="pupil-b")
+    assert a is b and a.owners == {"pupil-a", "pupil-b"}
+    assert a.wait(120) == "done"
+    c = engine.submit_experiment("binary", kw, mnist, owner="pupil-c")  # finished: kept
+    assert c is a and c.state == "done" and a.attempts == 1 and len(started_at(a)) == 1
+    ra, rc = a.result(), c.result()
+    assert ra is not rc  # each asker gets its own copy ...
+    pd_testing.assert_frame_equal(ra.table, rc.table)  # ... of the same run
+    assert engine.current_experiment("pupil-b") is a
+    assert engine.current("pupil-b") is None  # an experiment is not the owner's training
+
+
+def test_a_bad_experiment_is_refused_before_it_is_queued(engine, mnist):
+    with pytest.raises(ValueError, match="digit must be between 0 and 9"):
+        engine.submit_experiment("binary", {"digit": 12}, mnist, owner="bad")
+    with pytest.raises(ValueError, match="unknown experiment 'nope'"):
+        engine.submit_experiment("nope", {}, mnist, owner="bad")
+    assert engine.current_experiment("bad") is None
 
 
 def test_stopping_an_experiment_on_the_engine_keeps_finished_points(engine, mnist):
     from lrcore.experiments import training_size_curve
 
-    exp = training_size_curve(mnist, sizes=[200, 400, 800, 1600], max_iter=30,
-                              engine=engine)
-    steps = iter(exp)
+    kw = dict(sizes=[200, 400, 800, 1600, 3200, 6400], max_iter=30)
+    job = engine.submit_experiment("size", kw, mnist, owner="halter")
+    until(lambda: len(job.rows) >= 1, timeout=120, what="a first finished point")
+    assert job.state == "running" and job.describe().startswith("step ")
+    assert job.stop(owner="halter") is True
+    assert job.wait(120) == "stopped"
+    res = job.result()
+    assert not res.complete and 1 <= len(res.table) < 6
+    assert res.notes[0].startswith("Incomplete: the experiment was stopped after")
+    # The points it kept are the ones a run here computes first.
+    ref = training_size_curve(mnist, **kw)
+    steps = iter(ref)
     for step in steps:
-        if step.row is not None:
+        if step.done == len(res.table):
             break
     steps.close()
-    res = exp.result()
-    assert not res.complete and len(res.table) >= 1
-    until(lambda: not [k for k, _ in engine.queue() if k.startswith("lrstep-")],
-          what="the dropped steps to leave the scheduler")
+    same_result(res, ref.result(), complete=False)
+    assert job.describe().startswith("stopped after")
+    until(lambda: job.key not in dict(engine.queue()), what="the task to leave the scheduler")
+    # Stopped runs are not reused: the same settings again are a new run.
+    again = engine.submit_experiment("size", kw, mnist, owner="halter")
+    assert again is not job and again.key.startswith(job.key + "-r")
+    again.stop(owner="halter")
+    again.wait(120)
+
+
+def test_a_queued_experiment_has_a_place_and_can_be_cancelled(engine, mnist, stop_all):
+    blockers = [engine.submit_training(TrainConfig(**{**SLOW, "seed": 50 + i}), mnist,
+                                       owner=f"exp-blocker-{i}") for i in range(engine.slots)]
+    stop_all.extend(blockers)
+    until(lambda: all(b.state == "running" for b in blockers), what="blockers running")
+    job = engine.submit_experiment("ovr", dict(train_size=300, max_iter=10), mnist,
+                                   owner="in-line")
+    until(lambda: job.position is not None, what="the scheduler to see the experiment")
+    assert job.state == "queued" and job.position == 1 and job.eta_seconds > 0
+    assert job.describe().startswith("next in line, starts in about")
+    assert job.stop(owner="in-line") is True
+    assert job.state == "cancelled" and job.result() is None
+    until(lambda: job.key not in dict(engine.queue()), what="the cancelled task gone")
+
+
+def test_an_experiment_a_worker_cannot_run_says_why(engine, mnist):
+    import dataclasses
+
+    other = dataclasses.replace(mnist, X_train=mnist.X_train[:5000],
+                                y_train=mnist.y_train[:5000])  # no worker has this data
+    job = engine.submit_experiment("binary", dict(train_size=300), other, owner="odd")
+    assert job.wait(120) == "error"
+    assert job.error.startswith("the experiment could not run: this worker does not have "
+                                "the MNIST the app trains on")
+    assert job.result() is None  # it never started: no rows to keep
+
+
+def test_stop_of_a_shared_experiment_only_detaches_while_others_watch(engine, mnist):
+    kw = dict(sizes=[200, 400, 800, 1600, 3200, 6400], max_iter=30, seed=3)
+    job = engine.submit_experiment("size", kw, mnist, owner="watch-a")
+    engine.submit_experiment("size", kw, mnist, owner="watch-b")
+    until(lambda: len(job.rows) >= 1, timeout=120, what="a first finished point")
+    assert job.stop(owner="watch-a") is False  # watch-b still wants it
+    time.sleep(0.3)
+    assert job.state == "running" and job.owners == {"watch-b"}
+    snap = job.snapshot()  # what watch-a keeps: the rows finished by now, marked stopped
+    assert not snap.complete and len(snap.table) >= 1
+    assert list(snap.table.train_size) == kw["sizes"][:len(snap.table)]
+    assert snap.notes[0].startswith("Incomplete: the experiment was stopped")
+    assert job.stop(owner="watch-b") is True
+    assert job.wait(120) == "stopped"
 
 
 def test_stop_of_a_shared_run_only_detaches_while_others_watch(engine, mnist, stop_all):

@@ -157,12 +157,13 @@ def test_cli_experiment_on_the_scheduler(procs, engine):
 def test_experiment_on_the_scheduler_equals_in_process(engine, mnist):
     from lrcore.experiments import regularization_path
 
-    from tests.test_engine import same_result
+    from tests.test_engine import on_engine, same_result
 
     kw = dict(Cs=[0.05, 0.5], penalties=["l2"], train_size=400, max_iter=25,
               warm_start=False)
-    same_result(regularization_path(mnist, engine=engine, **kw).run(),
-                regularization_path(mnist, **kw).run())
+    job, res = on_engine(engine, "c-path", mnist, "remote-exp", **kw)
+    same_result(res, regularization_path(mnist, **kw).run())
+    assert job.attempts == 1 and job._run.worker in worker_pids(engine)
 
 
 def test_cli_says_clearly_when_the_scheduler_is_unreachable(procs):

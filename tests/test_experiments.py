@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from lrcore import experiments as ex
+from lrcore.experiments import base as ex_base
 
 SMALL = {
     "size": lambda d: ex.training_size_curve(d, sizes=(200, 500), max_iter=50),
@@ -104,7 +105,7 @@ def test_stop_midway_keeps_finished_rows(mnist):
 
 
 def test_stop_inside_a_fit_drops_only_that_point(mnist, monkeypatch):
-    monkeypatch.setattr(ex, "PROGRESS_INTERVAL", 0.0)  # a Step every iteration
+    monkeypatch.setattr(ex_base, "PROGRESS_INTERVAL", 0.0)  # a record every iteration
     exp = ex.preprocessing_comparison(mnist, modes=("unit", "standardize"), train_size=300,
                                       max_iter=40)
     it = iter(exp)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,7 @@ from tests.apptest import figures
 from tests.apptest import open_page as _open_page
 
 RUNS, CURRENT = "runs", "current_run"
-SHOWN, CACHE = "exp_shown", "exp_cache"
+SHOWN, CACHE, JOB = "exp_shown", "exp_cache", "exp_job"
 FINISHED = "Result: finished."
 FROM_CACHE = ("Result: finished earlier with these settings (from this session's "
               "cache).")
@@ -89,10 +90,31 @@ def configure(at: AppTest, settings: dict) -> None:
     assert not at.exception, at.exception
 
 
+def run_until(at: AppTest, done, timeout: float = 240.0) -> None:
+    """Rerun the page (as its polling fragment does in a browser) until ``done(at)``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return
+        assert time.monotonic() < deadline, "the experiment did not end in time"
+        time.sleep(0.2)
+
+
+def idle(at: AppTest) -> bool:
+    return JOB not in at.session_state
+
+
 def run_experiment(at: AppTest, sid: str) -> None:
+    """Click Run and poll until the experiment has ended (it runs on the engine)."""
     assert not at.button(key=f"exp_{sid}_run").disabled, errors(at)
     at.button(key=f"exp_{sid}_run").click().run()
     assert not at.exception, at.exception
+    if not idle(at):  # submitted: every Run is disabled until it ends
+        assert at.button(key=f"exp_{sid}_run").disabled
+        assert not at.button(key=f"exp_{sid}_stop").disabled
+        run_until(at, idle)
 
 
 def errors(at: AppTest) -> list[str]:
@@ -275,16 +297,20 @@ def test_same_settings_again_come_from_the_cache(monkeypatch):
     assert second is not first and second.params["C"] == 0.5
     assert len(at.session_state[CACHE]) == 2
 
-    # Back to the first settings: the page says it knows them; Run must not recompute.
-    def no_recomputing(self):
-        raise AssertionError(f"{self.name} recomputed although cached")
+    # Back to the first settings: the page says it knows them; Run must not recompute
+    # (here or on the engine).
+    from lrcore.engine import Engine
+
+    def no_recomputing(self, *args, **kwargs):
+        raise AssertionError(f"{args[:1]} recomputed although cached")
 
     monkeypatch.setattr(ex.Experiment, "__iter__", no_recomputing)
+    monkeypatch.setattr(Engine, "submit_experiment", no_recomputing)
     configure(at, {"exp_size_C": "1"})
     assert "Already run with these settings: Run shows it at once." in captions(at)
     run_experiment(at, "size")
     assert FROM_CACHE in captions(at)
-    assert shown(at, "size") is first
+    assert shown(at, "size") is first and idle(at)
     assert at.session_state[SHOWN]["size"]["status"] == "cached"
     # Nothing is running any more: settings, Run and Stop are as before the click.
     assert not at.text_input(key="exp_size_C").disabled
@@ -294,6 +320,32 @@ def test_same_settings_again_come_from_the_cache(monkeypatch):
     run_experiment(at, "size")
     assert FROM_CACHE in captions(at) and shown(at, "size") is first
     assert "exp_size_chart" in figures(at) and at.download_button(key="exp_size_download")
+
+
+def test_stop_keeps_the_rows_so_far_marked_stopped_and_not_cached(served):
+    sizes = [100, 200, 400, 800, 1600, 3200, 6400, 12800]
+    at = open_page("pages/experiments.py")
+    configure(at, {"exp_size_sizes": ", ".join(map(str, sizes)), "exp_size_max_iter": 60})
+    at.button(key="exp_size_run").click().run()
+    assert not at.exception, at.exception
+    assert at.button(key="exp_size_run").disabled and at.button(key="exp_cmp_run").disabled
+    # Live: the progress bar says how far it got once the first point has finished.
+    run_until(at, lambda at: any(p.proto.text.startswith(("Step 2 of 8", "Step 3 of 8"))
+                                 for p in at.get("progress")), timeout=180)
+    at.button(key="exp_size_stop").click().run()
+    run_until(at, idle, timeout=120)
+    slot = at.session_state[SHOWN]["size"]
+    result = slot["result"]
+    assert slot["status"] == "stopped" and not result.complete
+    assert 1 <= len(result.table) < len(sizes)
+    assert list(result.table.train_size) == sizes[:len(result.table)]
+    assert slot["key"] not in at.session_state.get(CACHE, {})  # a stopped run is not cached
+    assert any(w.value.startswith(f"**Stopped** after {slot['done']} of 8 steps: the table "
+                                  f"holds the {len(result.table)} rows") for w in at.warning)
+    assert not at.get("progress") and not at.button(key="exp_size_run").disabled
+    header, table, file = csv_of(at, served, "size")
+    assert file.filename == "size-stopped.csv" and header["complete"] is False
+    assert list(table.train_size) == list(result.table.train_size)
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -1,4 +1,4 @@
-"""The training engine: trainings and experiment steps on Dask distributed.
+"""The training engine: trainings and experiments on Dask distributed.
 
 One :class:`Engine` per web process. It connects to the scheduler named by
 ``LR_SCHEDULER`` (``--scheduler`` on the CLI) or, when that is unset, starts an embedded
@@ -45,7 +45,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -571,57 +571,11 @@ class _QueueView:
         return free[0]
 
 
-# ----------------------------------------------------------------------------- steps
-
-
-class StepBatch:
-    """Experiment steps submitted together; iterate for results in submission order."""
-
-    def __init__(self, engine: "Engine", futures: list) -> None:
-        self.engine = engine
-        self.futures = futures
-
-    def __len__(self) -> int:
-        return len(self.futures)
-
-    def __iter__(self) -> Iterator[Any]:
-        """Each step's result, in order, as soon as it (and those before it) finished.
-
-        A worker lost for good raises :class:`EngineUnavailable`-style ``RuntimeError``
-        with a clear message; a step's own ``ValueError`` is raised as is.
-        """
-        from distributed.scheduler import KilledWorker
-
-        for f in self.futures:
-            try:
-                yield f.result()
-            except KilledWorker:
-                self.cancel()
-                raise RuntimeError("a worker running this experiment was lost (killed, or "
-                                   f"over its memory limit{self.engine.memory_text}); the "
-                                   "steps finished so far are kept") from None
-
-    def done_count(self) -> int:
-        return sum(f.done() for f in self.futures)
-
-    def cancel(self) -> None:
-        """Drop this batch: steps not started yet never run (a running step ends on its
-        own).
-
-        Releases the futures rather than ``Client.cancel``: the same step asked for by
-        another experiment of this process shares the key (and the future's refcount), and
-        a cancel would take it from that experiment too.
-        """
-        for f in self.futures:
-            f.release()
-        self.futures = []
-
-
 # ----------------------------------------------------------------------------- engine
 
 
 class Engine:
-    """Trainings and experiment steps on a Dask cluster (embedded or existing).
+    """Trainings and experiments on a Dask cluster (embedded or existing).
 
     Parameters
     ----------
@@ -696,6 +650,8 @@ class Engine:
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
         self._by_owner: dict[str, str] = {}  # owner -> key of its current job
+        self._experiment_owners: dict[str, str] = {}  # owner -> key of its experiment job
+        self._experiment_seconds: dict[str, list[float]] = {}  # name -> recent durations
         self._latest: dict[str, str] = {}  # config key -> key of its latest run
         self._seen: dict[str, float] = {}  # owner -> last touch
         self._durations: list[float] = []
@@ -801,39 +757,22 @@ class Engine:
         private = (owner or "anyone") if (control["paused"] or control["delay"]) else ""
         base = config_key(config, info, start="" if warm_start is None else warm_start.digest(),
                           private=private)
-        with self._lock:
-            if owner is not None:
-                self.touch(owner)
-            key = self._latest.get(base, base)
-            job = self._jobs.get(key)
-            if job is not None and job.state not in ("queued", "running", "done"):
-                # Stopped, cancelled or failed runs are not reused: press again = new run.
-                key = f"{base}-r{next(self._retries)}"
-                job = None
-            self._latest[base] = key
-            if owner is not None:
-                old = self.current(owner)
-                if old is not None and old is not job and old.key != key:
-                    self._stop(old, owner)
-            if job is None:
-                # Set for every run, so that the worker's reads of it never wait.
-                self._write_control(key, control)
-                future = self._submit(key, tasks.run_training, key, config.to_dict(), info,
-                                      self.settings,
-                                      None if warm_start is None else warm_start.to_plain())
-                job = Job(self, key, config, info, future)
-                if private:
-                    job._control = dict(control)
-                    job._controlled_since = time.time()
-                if warm_start is not None:
-                    job.continued_from = warm_start.n_iter
-                self._jobs[key] = job
-                future.add_done_callback(lambda f, j=job: self._done_soon(j))
-            if owner is not None:
-                job.owners.add(owner)
-                self._by_owner[owner] = key
-            self._view_at = 0.0  # the next position reads the scheduler again
+
+        def make(key: str) -> Job:
+            # Set for every run, so that the worker's reads of it never wait.
+            self._write_control(key, control)
+            future = self._submit(key, tasks.run_training, key, config.to_dict(), info,
+                                  self.settings,
+                                  None if warm_start is None else warm_start.to_plain())
+            job = Job(self, key, config, info, future)
+            if private:
+                job._control = dict(control)
+                job._controlled_since = time.time()
+            if warm_start is not None:
+                job.continued_from = warm_start.n_iter
             return job
+
+        return self._join_job(base, owner, self._by_owner, make)
 
     def _submit(self, key: str, func: Callable, *args: Any, priority: int | None = None) -> Any:
         """One task under ``key``, queued on the scheduler in FIFO order.
@@ -1044,28 +983,58 @@ class Engine:
                 del self._by_owner[owner]
         job.future.release()
 
-    # -- experiments
-    def map_steps(self, func: Callable | str, items: Sequence[Any],
-                  data: MnistData | dict | None = None) -> StepBatch:
-        """Submit ``func(data, item)`` for every item (one task each) in FIFO order.
+    # -- experiments (lrcore.engine.experiment_jobs)
+    def submit_experiment(self, name: str, settings: dict, data: MnistData, *,
+                          owner: str | None = None) -> Job:
+        """Queue a whole experiment as one task (or join the identical one queued,
+        running or recently done); returns its
+        :class:`~lrcore.engine.experiment_jobs.ExperimentJob`.
 
-        ``func`` is a module-level function of ``lrcore`` (sent by name, never pickled);
-        it may be a generator function whose ``return`` value is the result. Identical
-        steps (same function, item and data) share one task, like trainings.
+        ``name`` is a key of :data:`lrcore.experiments.EXPERIMENTS` and ``settings`` its
+        keyword arguments (plain values), validated here (``ValueError``). An owner has
+        at most one active experiment (its trainings are not affected).
         """
-        name = func if isinstance(func, str) else f"{func.__module__}:{func.__qualname__}"
-        tasks.resolve(name)  # fail here, not on a worker
-        info = None if data is None else (
-            tasks.data_info(data) if isinstance(data, MnistData) else dict(data))
-        futures = []
-        prio = self._fifo_priority()
-        for item in items:
-            text = json.dumps({"f": name, "item": item, "data": info and info["fingerprint"]},
-                              sort_keys=True, default=repr)
-            key = "lrstep-" + hashlib.sha256(text.encode()).hexdigest()[:24]
-            futures.append(self._submit(key, tasks.run_step, name, item, info, priority=prio))
-        self._view_at = 0.0
-        return StepBatch(self, futures)
+        from lrcore.engine import experiment_jobs
+
+        return experiment_jobs.submit(self, name, settings, data, owner=owner)
+
+    def current_experiment(self, owner: str) -> Job | None:
+        """``owner``'s latest experiment job (active or finished, while kept), or None."""
+        with self._lock:
+            key = self._experiment_owners.get(owner)
+            return self._jobs.get(key) if key else None
+
+    def _join_job(self, base: str, owner: str | None, owners: dict[str, str],
+                  make: Callable[[str], Job]) -> Job:
+        """The job of key ``base`` (or its latest rerun), made by ``make(key)`` unless it
+        is queued, running or done: the steps of :meth:`submit_training` for any kind of
+        job, with ``owners`` (owner -> key) the kind's one-active-job-per-owner map."""
+        with self._lock:
+            if owner is not None:
+                self.touch(owner)
+            key = self._latest.get(base, base)
+            job = self._jobs.get(key)
+            if job is not None and job.state not in ("queued", "running", "done"):
+                # Stopped, cancelled or failed runs are not reused: press again = new run.
+                key = f"{base}-r{next(self._retries)}"
+                job = None
+            self._latest[base] = key
+            for o, k in list(owners.items()):  # owners whose job was forgotten
+                if k not in self._jobs:
+                    del owners[o]
+            if owner is not None:
+                old = self._jobs.get(owners.get(owner, ""))
+                if old is not None and old is not job and old.key != key:
+                    self._stop(old, owner)
+            if job is None:
+                job = make(key)
+                self._jobs[key] = job
+                job.future.add_done_callback(lambda f, j=job: self._done_soon(j))
+            if owner is not None:
+                job.owners.add(owner)
+                owners[owner] = key
+            self._view_at = 0.0  # the next position reads the scheduler again
+            return job
 
 
 def _work(config: TrainConfig) -> int:

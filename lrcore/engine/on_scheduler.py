@@ -5,7 +5,7 @@ a scheduler started without ``lrcore`` installed can still answer it.
 """
 from __future__ import annotations
 
-PREFIXES = ("train-", "lrstep-")
+PREFIXES = ("train-", "exp-")  # trainings, experiments (lrcore.engine.experiment_jobs)
 
 
 def queue_snapshot(dask_scheduler=None) -> dict:

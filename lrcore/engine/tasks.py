@@ -1,4 +1,5 @@
-"""What runs on a Dask worker: one training, or one step of an experiment.
+"""What runs on a Dask worker: one training (a whole experiment is the task of
+:mod:`lrcore.engine.experiment_jobs`).
 
 These are plain module-level functions, so the scheduler ships only their names (the
 workers import ``lrcore`` themselves) and the arguments are plain dicts and strings. Each
@@ -15,18 +16,19 @@ the task), so the web side notices a retry on another worker after a worker was 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import threading
 import time
 import uuid
 import warnings
 import weakref
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from lrcore.data import MnistData, load_mnist
+from lrcore.plain import plain
+from lrcore.threads import limit_blas
 
 PROGRESS_TOPIC = "lrcore-progress"  # start / records / end messages (small)
 COEF_TOPIC = "lrcore-coef"  # latest coefficients (31 KB for 10 x 784 float32)
@@ -148,15 +150,9 @@ def unpack_array(d: dict) -> np.ndarray:
     return np.frombuffer(d["data"], dtype=np.dtype(d["dtype"])).reshape(d["shape"])
 
 
-def _plain(value: Any) -> Any:
-    """Python scalars only (msgpack refuses numpy scalars)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def plain_record(record: dict) -> dict:
-    return {k: _plain(v) for k, v in record.items()}
+    """Python scalars only (msgpack refuses numpy scalars); NaN and infinities kept."""
+    return plain(record, finite=False)
 
 
 class _Publisher:
@@ -279,10 +275,8 @@ class _Control:
 
 
 def _limited() -> Any:
-    """BLAS/OpenMP threads limited to 1: one training per worker thread."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
+    """BLAS/OpenMP threads limited (lrcore's one limit): one training per worker thread."""
+    return limit_blas()
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -362,29 +356,3 @@ def run_training(key: str, config: dict, info: dict, settings: dict | None = Non
 
 def _span(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
-
-
-def resolve(name: str) -> Callable:
-    """``"package.module:function"`` -> the function (only inside ``lrcore``)."""
-    module, _, attr = name.partition(":")
-    if not (module == "lrcore" or module.startswith("lrcore.")) or not attr:
-        raise ValueError(f"engine steps must be functions of lrcore; got {name!r}")
-    return getattr(importlib.import_module(module), attr)
-
-
-def run_step(func: str, item: Any, info: dict | None) -> Any:
-    """One experiment step: ``func(data, item)`` on this worker's copy of the data.
-
-    A generator ``func`` (the form lrcore.experiments uses, so that its in-process path
-    reports progress) yields progress texts and finished points: the result is the list
-    of points (everything it yields that is not a ``str``). A plain function's return
-    value is the result.
-    """
-    fn = resolve(func)
-    data = worker_data(info) if info is not None else None
-    with _limited(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = fn(data, item)
-        if hasattr(out, "__next__"):
-            return [x for x in out if not isinstance(x, str)]
-        return out
