@@ -16,7 +16,8 @@ import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from lrcore.explain import digit_html, evidence_html, explain_digit, scores_html
+from lrcore.explain import explain_digit
+from lrcore.figures.draw import digit_html, evidence_html, scores_html
 from lrcore.preprocess import canvas_to_mnist, naive_resize
 from lrcore.train import TrainedModel
 from pages.board_ui import drawing_panel

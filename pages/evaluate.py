@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from lrcore import plots
 from lrcore.data import MnistData, select_subset
+from lrcore.figures.evaluation import (
+    cell_captions,
+    confusion_cell,
+    confusion_heatmap,
+    digit_tiles,
+    mistake_captions,
+    per_class_bars,
+    roc_curves,
+)
 from lrcore.metrics import Evaluation
 from lrcore.train import TrainedModel
 from pages.common import DEFAULT_ID, current_model, get_data, model_label, require_app_shell
@@ -69,7 +77,7 @@ def gallery(X: np.ndarray, idx: np.ndarray, captions: list[str]) -> None:
     if len(idx) == 0:
         st.caption("No digits here.")
         return
-    st.image(plots.digit_tiles(X[idx], scale=3), caption=captions, width=84)
+    st.image(digit_tiles(X[idx], scale=3), caption=captions, width=84)
 
 
 rid, tm = current_model()
@@ -114,7 +122,7 @@ with st.expander("Per-class scores", expanded=False):
                        "f1": st.column_config.NumberColumn(format="%.3f"),
                        "roc_auc": st.column_config.NumberColumn("ROC AUC", format="%.4f"),
                    })
-    right.plotly_chart(plots.per_class_bars(ev), width="stretch", key="eval_bars")
+    right.plotly_chart(per_class_bars(ev), width="stretch", key="eval_bars")
 
 # ----------------------------------------------------------------------------- confusion
 st.header("Confusion matrix")
@@ -134,7 +142,7 @@ for key, default in (("eval_true", classes[i0]), ("eval_pred", classes[j0])):
 chart_col, cell_col = st.columns(2, gap="medium")
 with chart_col:
     event = st.plotly_chart(
-        plots.confusion_heatmap(ev.confusion, classes, normalize=normalize,
+        confusion_heatmap(ev.confusion, classes, normalize=normalize,
                                 selected=(st.session_state["eval_true"],
                                           st.session_state["eval_pred"])),
         width="stretch", on_select="rerun", selection_mode="points", key="eval_confusion",
@@ -142,7 +150,7 @@ with chart_col:
 # A new click moves the two selectboxes to that cell (set before they are drawn); the
 # selectboxes keep working on their own, so the page works without clicking too.
 points = (event.selection.points if event is not None and event.selection else []) or []
-clicked = plots.confusion_cell(points[0], classes) if points else None
+clicked = confusion_cell(points[0], classes) if points else None
 if clicked is not None and clicked != st.session_state.get("eval_last_click"):
     st.session_state["eval_true"], st.session_state["eval_pred"] = clicked
     st.session_state["eval_last_click"] = clicked
@@ -160,7 +168,7 @@ with cell_col:
                 + (f" (showing the {GALLERY_MAX} most confident)" if len(idx) > GALLERY_MAX
                    else "") + ":")
     shown = idx[:GALLERY_MAX]
-    gallery(X_test, shown, plots.cell_captions(ev, shown, p))
+    gallery(X_test, shown, cell_captions(ev, shown, p))
 
 # ----------------------------------------------------------------------------- mistakes
 st.header("Most confident mistakes")
@@ -175,7 +183,7 @@ else:
     n_show = st.slider("How many", 10, 100, 30, step=10, key="eval_n_mistakes")
     st.caption(f"{n_wrong:,} mistakes in total.")
     wrong = ev.misclassified[:n_show]
-    gallery(X_test, wrong, plots.mistake_captions(ev, wrong))
+    gallery(X_test, wrong, mistake_captions(ev, wrong))
 
 # ----------------------------------------------------------------------------- ROC
 st.header("ROC curves (one digit against the rest)")
@@ -185,4 +193,4 @@ st.markdown("For each digit, rank all test digits by the probability the model g
             "dashed diagonal is guessing.")
 log_fpr = st.toggle("Logarithmic false-positive axis (zoom into the corner)", value=False,
                     key="eval_roc_log")
-st.plotly_chart(plots.roc_curves(ev, log_fpr=log_fpr), width="stretch", key="eval_roc")
+st.plotly_chart(roc_curves(ev, log_fpr=log_fpr), width="stretch", key="eval_roc")

@@ -38,11 +38,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lrcore import experiment_plots as xp
+from lrcore.figures import experiments as xp
 from lrcore import experiments as ex
 from lrcore.config import C_MAX, C_MIN, MIN_TRAIN_SIZE, PREPROCESS_MODES
 from lrcore.data import MnistData
-from lrcore.plots import weight_images
+from lrcore.figures.weights import weight_images
 from pages.common import engine, engine_error, get_data, require_app_shell
 
 require_app_shell()

@@ -2,7 +2,7 @@
 test digit under the current model.
 
 The numbers come from :mod:`lrcore.theory` (which calls the very loss function training
-minimizes) and the figures from :mod:`lrcore.experiment_plots`; this page only writes the
+minimizes) and the figures from :mod:`lrcore.figures.theory`; this page only writes the
 formulas and puts the numbers into them.
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ import math
 
 import streamlit as st
 
-from lrcore import experiment_plots as xp
-from lrcore.plots import digit_tiles
+from lrcore.figures.evaluation import digit_tiles
+from lrcore.figures.theory import gradient_images, logit_bars, proba_bars
 from lrcore.theory import gradient_step, penalty_breakdown, sample_breakdown
 from pages.common import (
     THEORY_DIGIT,
@@ -76,7 +76,7 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
         st.latex(rf"z_{{{bd.classes[k_top]}}} = {bd.logits[k_top]:.2f}"
                  r"\ \text{is the largest}")
     with right:
-        st.plotly_chart(xp.logit_bars(bd.logits, bd.classes, label=y),
+        st.plotly_chart(logit_bars(bd.logits, bd.classes, label=y),
                         key="theory_logits", width="stretch")
 
     st.subheader("2 · Probabilities: softmax")
@@ -94,7 +94,7 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
         st.caption(f"Class {k_pred} gets the largest probability, so the model predicts "
                    f"{k_pred}" + (" (correct)." if k_pred == y else f"; the truth is {y}."))
     with right:
-        st.plotly_chart(xp.proba_bars(bd.proba, bd.classes, label=y),
+        st.plotly_chart(proba_bars(bd.proba, bd.classes, label=y),
                         key="theory_proba", width="stretch")
 
     st.subheader("3 · Loss: cross-entropy of the true class")
@@ -138,7 +138,7 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
             st.info("This digit is already classified confidently, so its gradient is "
                     "almost zero: it has little left to teach. Try **Next digit it gets "
                     "wrong** above.")
-    st.plotly_chart(xp.gradient_images(bd.grad, bd.classes, residual=bd.residual),
+    st.plotly_chart(gradient_images(bd.grad, bd.classes, residual=bd.residual),
                     key="theory_grad", width="stretch")
 
     st.markdown("**One gradient step on this digit alone**")
@@ -160,7 +160,7 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
             st.caption(f"With η = {eta:g} this digit's loss changes by "
                        f"{(step.loss - bd.loss) / bd.loss:+.1%}.")
     with right:
-        st.plotly_chart(xp.logit_bars(bd.logits, bd.classes, label=y, after=step.logits),
+        st.plotly_chart(logit_bars(bd.logits, bd.classes, label=y, after=step.logits),
                         key="theory_step", width="stretch")
 
 
@@ -187,14 +187,14 @@ def _sigmoid_sections(bd, model) -> None:
                                  "probabilities is shown beside it."))
         st.latex(rf"\ell = {_num(bd.loss)},\qquad -\log \hat p_y = {_num(bd.log_loss)}")
     with right:
-        st.plotly_chart(xp.logit_bars(bd.logits, bd.classes, label=bd.label),
+        st.plotly_chart(logit_bars(bd.logits, bd.classes, label=bd.label),
                         key="theory_logits", width="stretch")
-        st.plotly_chart(xp.proba_bars(bd.proba, bd.classes, label=bd.label),
+        st.plotly_chart(proba_bars(bd.proba, bd.classes, label=bd.label),
                         key="theory_proba", width="stretch")
     st.subheader("Gradient")
     st.latex(r"\frac{\partial \ell}{\partial W_k} = (\sigma(z_k) - y_k)\, x^{\top},\qquad "
              r"\frac{\partial \ell}{\partial b_k} = \sigma(z_k) - y_k")
-    st.plotly_chart(xp.gradient_images(bd.grad, bd.classes, residual=bd.residual),
+    st.plotly_chart(gradient_images(bd.grad, bd.classes, residual=bd.residual),
                     key="theory_grad", width="stretch")
 
 

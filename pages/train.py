@@ -33,8 +33,8 @@ from lrcore.config import (
 )
 from lrcore.data import MnistData
 from lrcore.modelcache import recompute_metrics
-from lrcore.plots import RUN_METRICS as plots_metrics
-from lrcore.plots import objective_scale, runs_overlay, training_curves
+from lrcore.figures.training import RUN_METRICS as plots_metrics
+from lrcore.figures.training import objective_scale, runs_overlay, training_curves
 from lrcore.train import TrainedModel
 from pages.common import (
     CURRENT,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from lrcore import plots
+from lrcore.figures.weights import weight_difference, weight_images, weight_table
 from lrcore.metrics import sparsity
 from pages.common import (
     DEFAULT_ID,
@@ -39,7 +39,7 @@ symmetric = st.toggle(
     "One colour scale for all ten digits", value=True, key="weights_symmetric",
     help="On: colours compare across digits (same red = same weight). Off: every image "
          "uses its own range, which shows the shape of digits with small weights.")
-st.plotly_chart(plots.weight_images(coef, classes, symmetric=symmetric),
+st.plotly_chart(weight_images(coef, classes, symmetric=symmetric),
                 width="stretch", key="weights_main")
 
 c1, c2, c3 = st.columns(3)
@@ -48,7 +48,7 @@ c1.metric("Weights exactly zero", f"{sparsity(coef):.1f}%",
 c2.metric("Largest |weight|", f"{abs(coef).max():.3g}")
 c3.metric("Intercepts range", f"{tm.model.intercept_.min():.2f} … {tm.model.intercept_.max():.2f}")
 with st.expander("Intercepts and weight statistics per class"):
-    st.dataframe(plots.weight_table(coef, tm.model.intercept_, classes), hide_index=True,
+    st.dataframe(weight_table(coef, tm.model.intercept_, classes), hide_index=True,
                  width="stretch", key="weights_table")
 
 # ----------------------------------------------------------------------------- compare
@@ -87,7 +87,7 @@ else:
         st.info("Choose two different models.")
     else:
         try:
-            fig = plots.weight_difference(ma.model.coef_, mb.model.coef_, ma.classes,
+            fig = weight_difference(ma.model.coef_, mb.model.coef_, ma.classes,
                                           [_label(a_id), _label(b_id)])
         except ValueError as e:
             st.warning(f"These two models cannot be compared pixel by pixel: {e}")
@@ -134,7 +134,7 @@ def live_weights() -> None:
                    if coef else f"{job.describe()}; the weights appear once it starts."))
     if coef is not None:
         # A training on MNIST's digits: one row per digit, 0-9 in order.
-        st.plotly_chart(plots.weight_images(coef[1], np.arange(coef[1].shape[0])),
+        st.plotly_chart(weight_images(coef[1], np.arange(coef[1].shape[0])),
                         width="stretch", key="weights_live_chart")
 
 
@@ -162,7 +162,7 @@ else:
     zmax = float(abs(tm.snapshot_coef[-1]).max()) if fixed else None
     if zmax == 0.0:
         zmax = None
-    st.plotly_chart(plots.weight_images(snap, classes, zmax=zmax), width="stretch",
+    st.plotly_chart(weight_images(snap, classes, zmax=zmax), width="stretch",
                     key="weights_snapshot_chart")
     hist = {h.get("iteration"): h for h in tm.history}
     h = hist.get(it, {})

@@ -1,8 +1,9 @@
 """The Weights and Evaluate pages through Streamlit's AppTest, on the genuine MNIST.
 
 A click on the confusion matrix needs a browser (plotly selections are JavaScript); here the
-selection is covered through its fallback selectboxes, and lrcore.plots.confusion_cell (which
-maps a clicked point back to its cell) is tested in tests/test_plots.py.
+selection is covered through its fallback selectboxes, and
+lrcore.figures.evaluation.confusion_cell (which maps a clicked point back to its cell) is
+tested in tests/test_figures_evaluation.py.
 """
 from __future__ import annotations
 
