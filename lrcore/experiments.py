@@ -41,6 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from lrcore.config import C_MAX, C_MIN, MIN_TRAIN_SIZE, PREPROCESS_MODES, TrainConfig, parse_penalty
 from lrcore.data import MnistData, select_subset
+from lrcore.labels import fmt_C, fmt_loss, pct, pct_points, penalty_label, preprocess_label
 from lrcore.metrics import sparsity
 from lrcore.model import SoftmaxRegression
 from lrcore.preprocess import Preprocessor
@@ -389,7 +390,7 @@ def _n_iter(model: SoftmaxRegression) -> int:
 
 
 def _fmt_C(C: float) -> str:
-    return f"{C:.3g}"
+    return fmt_C(C, digits=3)  # a sweep's Cs (geomspace) need no more digits
 
 
 # --------------------------------------------------------------------------- validation
@@ -502,8 +503,9 @@ def training_size_curve(data: MnistData, sizes: Sequence[int] = (500, 1000, 2000
                      f"only {data.n_train:,} training digits.")
     notes.append(f"Each size is a random subset (seed {seed}) of the {data.n_train:,} training "
                  "digits, and each subset contains the smaller ones; test accuracy is on all "
-                 f"{data.n_test:,} test digits. Preprocessing: {preprocess}; penalty "
-                 f"{cfg.penalty or 'none'}, C={_fmt_C(cfg.C)}.")
+                 f"{data.n_test:,} test digits. Preprocessing: "
+                 f"{preprocess_label(preprocess)}; penalty "
+                 f"{penalty_label(cfg.penalty)}, C={_fmt_C(cfg.C)}.")
     params = {"sizes": kept, "penalty": cfg.penalty or "none", "C": cfg.C,
               "preprocess": preprocess, "max_iter": cfg.max_iter, "seed": seed,
               **_data_params(data)}
@@ -517,20 +519,20 @@ def training_size_curve(data: MnistData, sizes: Sequence[int] = (500, 1000, 2000
                 continue
             row = out[1]
             yield exp._point(f"{row['train_size']:,} digits: test accuracy "
-                             f"{row['test_accuracy']:.3f} (train {row['train_accuracy']:.3f})",
+                             f"{pct(row['test_accuracy'])} (train {pct(row['train_accuracy'])})",
                              row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         first, last = t.iloc[0], t.iloc[-1]
         out = [f"With {first.train_size:,} training digits: test accuracy "
-               f"{first.test_accuracy:.1%}, train accuracy {first.train_accuracy:.1%}."]
+               f"{pct(first.test_accuracy)}, train accuracy {pct(first.train_accuracy)}."]
         if len(t) > 1:
-            gap0 = 100 * (first.train_accuracy - first.test_accuracy)
-            gap1 = 100 * (last.train_accuracy - last.test_accuracy)
-            out.append(f"With {last.train_size:,}: test accuracy {last.test_accuracy:.1%} "
-                       f"({100 * (last.test_accuracy - first.test_accuracy):+.1f} points); the "
-                       f"gap between train and test accuracy went from {gap0:.1f} to "
-                       f"{gap1:.1f} points."
+            gap0 = first.train_accuracy - first.test_accuracy
+            gap1 = last.train_accuracy - last.test_accuracy
+            out.append(f"With {last.train_size:,}: test accuracy {pct(last.test_accuracy)} "
+                       f"({pct_points(last.test_accuracy - first.test_accuracy)}); the "
+                       f"gap between train and test accuracy went from "
+                       f"{pct_points(gap0, signed=False)} to {pct_points(gap1, signed=False)}."
                        + (" More data shrinks overfitting; what remains of the gap, and where "
                           "the test curve levels off, is the limit of a linear model."
                           if gap1 < gap0 else ""))
@@ -556,7 +558,7 @@ def _path_step(data: MnistData, item: dict) -> Iterator[Any]:
                               warm_start=item["warm_start"])
     for C in Cs:
         model.set_params(C=C)
-        label = f"C={_fmt_C(C)} ({p.upper()})"
+        label = f"C={_fmt_C(C)} ({penalty_label(p)})"
         yield f"{label}: training"
         timer = _Timer()
         yield from _fit_messages(model, X, y, label, timer)
@@ -629,22 +631,24 @@ def regularization_path(data: MnistData, Cs: Sequence[float] | None = None, *,
             exp.models["classes"] = point["classes"]
             exp.models["coef"][i] = point["coef"]
             exp.models["intercept"][i] = point["intercept"]
-            yield exp._point(f"C={_fmt_C(row['C'])} ({row['penalty'].upper()}): test accuracy "
-                             f"{row['test_accuracy']:.3f}, {row['sparsity']:.0f}% zero "
+            yield exp._point(f"C={_fmt_C(row['C'])} ({penalty_label(row['penalty'])}): "
+                             "test accuracy "
+                             f"{pct(row['test_accuracy'])}, {row['sparsity']:.0f}% zero "
                              "weights", row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         out = []
         for p, g in t.groupby("penalty", sort=False):
             best = g.loc[g.test_accuracy.idxmax()]
-            out.append(f"{p.upper()}: best test accuracy {best.test_accuracy:.1%} at "
+            out.append(f"{penalty_label(p)}: best test accuracy {pct(best.test_accuracy)} at "
                        f"C={_fmt_C(best.C)}; from C={_fmt_C(g.C.iloc[0])} to "
                        f"C={_fmt_C(g.C.iloc[-1])} test accuracy goes "
-                       f"{g.test_accuracy.iloc[0]:.1%} -> {g.test_accuracy.iloc[-1]:.1%} and "
-                       f"train accuracy {g.train_accuracy.iloc[0]:.1%} -> "
-                       f"{g.train_accuracy.iloc[-1]:.1%}.")
+                       f"{pct(g.test_accuracy.iloc[0])} -> {pct(g.test_accuracy.iloc[-1])} and "
+                       f"train accuracy {pct(g.train_accuracy.iloc[0])} -> "
+                       f"{pct(g.train_accuracy.iloc[-1])}.")
             if p in ("l1", "elasticnet"):
-                out.append(f"{p.upper()} zeroes weights: {g.sparsity.iloc[0]:.0f}% of them are "
+                out.append(f"{penalty_label(p)} zeroes weights: {g.sparsity.iloc[0]:.0f}% of "
+                           "them are "
                            f"exactly 0 at C={_fmt_C(g.C.iloc[0])}, {g.sparsity.iloc[-1]:.0f}% "
                            f"at C={_fmt_C(g.C.iloc[-1])}.")
         l2 = t[t.penalty == "l2"]
@@ -760,13 +764,13 @@ def cross_validate_C(data: MnistData, Cs: Sequence[float] | None = None, *, fold
                 yield from _fit(exp, m, X[tr], y[tr], label, _Timer())
                 scores.append(_accuracy(m, X[va], y[va]))
                 if k < folds - 1:  # the last fold's point is the row below
-                    yield exp._point(f"{label}: validation accuracy {scores[-1]:.3f}")
+                    yield exp._point(f"{label}: validation accuracy {pct(scores[-1])}")
             row = {"C": C, "mean_accuracy": float(np.mean(scores)),
                    "std_accuracy": float(np.std(scores)),
                    **{c: s for c, s in zip(fold_cols, scores)},
                    "sklearn_mean_accuracy": math.nan}
             yield exp._point(f"C={_fmt_C(C)}: mean validation accuracy "
-                             f"{row['mean_accuracy']:.3f} ± {row['std_accuracy']:.3f}", row)
+                             f"{pct(row['mean_accuracy'])} ± {pct(row['std_accuracy'])}", row)
 
         means = np.array([r["mean_accuracy"] for r in exp.rows])
         best = int(np.argmax(means))  # first maximum = smallest C, as LogisticRegressionCV
@@ -777,7 +781,7 @@ def cross_validate_C(data: MnistData, Cs: Sequence[float] | None = None, *, fold
         yield from _fit(exp, final, X, y, f"refit C={_fmt_C(best_C)}", _Timer())
         summary["test_accuracy_of_refit"] = _accuracy(final, Xt, yt)
         yield exp._point(f"best C={_fmt_C(best_C)}: test accuracy "
-                         f"{summary['test_accuracy_of_refit']:.3f}")
+                         f"{pct(summary['test_accuracy_of_refit'])}")
 
         if compare_sklearn:
             yield exp._progress("scikit-learn LogisticRegressionCV on the same Cs and folds "
@@ -802,23 +806,25 @@ def cross_validate_C(data: MnistData, Cs: Sequence[float] | None = None, *, fold
         out = []
         if "best_C" in s:
             out.append(f"Best C = {_fmt_C(s['best_C'])}: mean validation accuracy "
-                       f"{s['best_mean_accuracy']:.2%} over {folds} folds.")
+                       f"{pct(s['best_mean_accuracy'])} over {folds} folds.")
         if "test_accuracy_of_refit" in s:
             out.append(f"Refitted with C={_fmt_C(s['best_C'])} on all {train_size:,} training "
-                       f"digits: test accuracy {s['test_accuracy_of_refit']:.2%}.")
+                       f"digits: test accuracy {pct(s['test_accuracy_of_refit'])}.")
         if "sklearn_best_C" in s:
             solver = "saga" if p == "l1" else "lbfgs"
             if s["same_choice"]:
                 out.append(f"scikit-learn's LogisticRegressionCV ({solver}, same Cs, same "
                            f"folds, scoring='accuracy') picks the same C="
                            f"{_fmt_C(s['sklearn_best_C'])}; its mean fold accuracies differ "
-                           f"from ours by at most {s['max_accuracy_difference']:.4f} (different "
+                           "from ours by at most "
+                           f"{pct_points(s['max_accuracy_difference'], signed=False)} (different "
                            "solvers stop at slightly different points).")
             else:
                 out.append(f"scikit-learn's LogisticRegressionCV ({solver}, same Cs and folds) "
                            f"picks C={_fmt_C(s['sklearn_best_C'])}, ours C="
                            f"{_fmt_C(s['best_C'])}: the mean accuracies differ by at most "
-                           f"{s['max_accuracy_difference']:.4f}, so the top Cs are within "
+                           f"{pct_points(s['max_accuracy_difference'], signed=False)}, so the "
+                           "top Cs are within "
                            "solver tolerance of each other; either choice is as good.")
         return out
 
@@ -841,14 +847,14 @@ def cross_validate_C(data: MnistData, Cs: Sequence[float] | None = None, *, fold
             for j, C in enumerate(Cs):
                 for k in range(folds - 1):
                     yield exp._point(f"C={_fmt_C(C)}, fold {k + 1}/{folds}: validation "
-                                     f"accuracy {scores[k, j]:.3f}")
+                                     f"accuracy {pct(scores[k, j])}")
                 col = scores[:, j]
                 row = {"C": C, "mean_accuracy": float(np.mean(col)),
                        "std_accuracy": float(np.std(col)),
                        **{c: float(v) for c, v in zip(fold_cols, col)},
                        "sklearn_mean_accuracy": math.nan}
                 yield exp._point(f"C={_fmt_C(C)}: mean validation accuracy "
-                                 f"{row['mean_accuracy']:.3f} ± {row['std_accuracy']:.3f}", row)
+                                 f"{pct(row['mean_accuracy'])} ± {pct(row['std_accuracy'])}", row)
             means = np.array([r["mean_accuracy"] for r in exp.rows])
             best = int(np.argmax(means))
             best_C = Cs[best]
@@ -858,7 +864,7 @@ def cross_validate_C(data: MnistData, Cs: Sequence[float] | None = None, *, fold
                                                f"refitting C={_fmt_C(best_C)}")
             summary["test_accuracy_of_refit"] = refit["test_accuracy"]
             yield exp._point(f"best C={_fmt_C(best_C)}: test accuracy "
-                             f"{summary['test_accuracy_of_refit']:.3f}")
+                             f"{pct(summary['test_accuracy_of_refit'])}")
             if compare_sklearn:
                 ((sk,),) = yield from _wait_all(exp, batches[1], "scikit-learn "
                                                 "LogisticRegressionCV")
@@ -959,21 +965,22 @@ def softmax_vs_ovr(data: MnistData, *, train_size: int | None = None, C: float =
                    "test_log_loss": float(skm.log_loss(yt, proba, labels=model.classes_)),
                    "fit_seconds": timer.seconds, "n_iter": _n_iter(model),
                    "converged": bool(model.converged_)}
-            yield exp._point(f"{method}: test accuracy {row['test_accuracy']:.3f}, log-loss "
-                             f"{row['test_log_loss']:.3f}", row)
+            yield exp._point(f"{method}: test accuracy {pct(row['test_accuracy'])}, log-loss "
+                             f"{fmt_loss(row['test_log_loss'])}", row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         if len(t) < 2:
             return []
         sm, ovr = t.iloc[0], t.iloc[1]
-        d = 100 * (sm.test_accuracy - ovr.test_accuracy)
+        d = sm.test_accuracy - ovr.test_accuracy
         lead = ("softmax is ahead by" if d > 0 else "one-vs-rest is ahead by" if d < 0
                 else "they tie:")
-        out = [f"Test accuracy: softmax {sm.test_accuracy:.2%}, one-vs-rest "
-               f"{ovr.test_accuracy:.2%} ({lead} {abs(d):.2f} points)."]
+        out = [f"Test accuracy: softmax {pct(sm.test_accuracy)}, one-vs-rest "
+               f"{pct(ovr.test_accuracy)} ({lead} {pct_points(abs(d), signed=False)})."]
         better = "softmax" if sm.test_log_loss < ovr.test_log_loss else "one-vs-rest"
         out.append(f"Test log-loss (how good the probabilities are, lower is better): softmax "
-                   f"{sm.test_log_loss:.3f}, one-vs-rest {ovr.test_log_loss:.3f}; {better} "
+                   f"{fmt_loss(sm.test_log_loss)}, one-vs-rest {fmt_loss(ovr.test_log_loss)}; "
+                   f"{better} "
                    "gives the better-calibrated probabilities. The softmax is trained on "
                    "exactly this loss; one-vs-rest is trained on ten separate yes/no losses.")
         return out
@@ -998,8 +1005,8 @@ def binary_detector(data: MnistData, digit: int = 1, *, train_size: int | None =
     params = {"digit": digit, "train_size": train_size, "C": cfg.C, "preprocess": preprocess,
               "max_iter": cfg.max_iter, **_data_params(data)}
     share = float(np.mean(data.y_test != digit))
-    notes = [f"{share:.1%} of the {data.n_test:,} test digits are not {digit}s, so a "
-             f"'detector' that always answers no is {share:.1%} accurate while finding none "
+    notes = [f"{pct(share)} of the {data.n_test:,} test digits are not {digit}s, so a "
+             f"'detector' that always answers no is {pct(share)} accurate while finding none "
              f"of the {digit}s (recall 0): accuracy alone hides that. Precision = share of "
              f"'yes' answers that are {digit}s; recall = share of {digit}s found.",
              f"The detector is a single sigmoid (L2, C={_fmt_C(cfg.C)}, {preprocess}) trained "
@@ -1015,21 +1022,21 @@ def binary_detector(data: MnistData, digit: int = 1, *, train_size: int | None =
         X, y, Xt, yt, _ = _prepared(data, train_size, preprocess)
         y_bin, yt_bin = (y == digit).astype(np.int64), (yt == digit).astype(np.int64)
         row = scores("always no", np.zeros_like(yt_bin), yt_bin)
-        yield exp._point(f"always no: test accuracy {row['test_accuracy']:.3f}, recall 0", row)
+        yield exp._point(f"always no: test accuracy {pct(row['test_accuracy'])}, recall 0", row)
         model = SoftmaxRegression(**cfg.model_params())
         yield exp._progress(f"is it a {digit}? training")
         yield from _fit(exp, model, X, y_bin, f"is it a {digit}?", _Timer())
         pred, _ = _predict(model, Xt)
         row = scores("logistic detector", pred, yt_bin)
-        yield exp._point(f"logistic detector: test accuracy {row['test_accuracy']:.3f}, "
-                         f"precision {row['precision']:.3f}, recall {row['recall']:.3f}", row)
+        yield exp._point(f"logistic detector: test accuracy {pct(row['test_accuracy'])}, "
+                         f"precision {pct(row['precision'])}, recall {pct(row['recall'])}", row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         if len(t) < 2:
             return []
         det = t.iloc[1]
-        return [f"The detector is {det.test_accuracy:.2%} accurate: it finds {det.recall:.1%} "
-                f"of the {digit}s, and {det.precision:.1%} of its 'yes' answers are right "
+        return [f"The detector is {pct(det.test_accuracy)} accurate: it finds {pct(det.recall)} "
+                f"of the {digit}s, and {pct(det.precision)} of its 'yes' answers are right "
                 f"(F1 {det.f1:.3f}); the baseline's F1 is 0."]
 
     return Experiment("binary", params, 2,
@@ -1061,12 +1068,13 @@ def preprocessing_comparison(data: MnistData,
               **_data_params(data)}
     notes = [f"L2 softmax, C={_fmt_C(cfg.C)}, max_iter={cfg.max_iter}, on the first "
              f"{train_size:,} training digits; tested on all {data.n_test:,} test digits. "
-             "raw = 0-255 pixels, unit = /255, standardize = per-pixel mean 0 / std 1, "
-             "deskew = straighten each slanted digit, then /255."]
+             f"{preprocess_label('raw')}: as they are; {preprocess_label('unit')}; "
+             f"{preprocess_label('standardize')}: mean 0 / std 1 per pixel; "
+             f"{preprocess_label('deskew')}: each slanted digit straightened, then / 255."]
 
     def body(exp: Experiment) -> Iterator[Step]:
         for m in modes:
-            yield exp._progress(f"{m}: preparing pixels")
+            yield exp._progress(f"{preprocess_label(m)}: preparing pixels")
             X, y, Xt, yt, _ = _prepared(data, train_size, m)
             model = SoftmaxRegression(**cfg.model_params())
             timer = _Timer()
@@ -1074,32 +1082,38 @@ def preprocessing_comparison(data: MnistData,
             row = {"preprocess": m, "test_accuracy": _accuracy(model, Xt, yt),
                    "train_accuracy": _accuracy(model, X, y), "n_iter": _n_iter(model),
                    "fit_seconds": timer.seconds, "converged": bool(model.converged_)}
-            yield exp._point(f"{m}: test accuracy {row['test_accuracy']:.3f} after "
+            yield exp._point(f"{preprocess_label(m)}: test accuracy "
+                             f"{pct(row['test_accuracy'])} after "
                              f"{row['n_iter']} iterations", row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         best = t.loc[t.test_accuracy.idxmax()]
-        out = [f"Best: {best.preprocess} with {best.test_accuracy:.2%} test accuracy."]
+        out = [f"Best: {preprocess_label(best.preprocess)} with {pct(best.test_accuracy)} "
+               "test accuracy."]
         by = t.set_index("preprocess")
         if "deskew" in by.index and "unit" in by.index:
-            d = 100 * (by.test_accuracy["deskew"] - by.test_accuracy["unit"])
-            out.append(f"Deskewing changes test accuracy by {d:+.2f} points against plain /255: "
+            d = by.test_accuracy["deskew"] - by.test_accuracy["unit"]
+            out.append(f"Deskewing changes test accuracy by {pct_points(d)} against "
+                       f"{preprocess_label('unit')}: "
                        "a linear model cannot straighten a slanted digit itself.")
         if "raw" in by.index:
             r = by.loc["raw"]
             if not r.converged:
-                out.append(f"raw 0-255 pixels did not converge in {int(r.n_iter)} iterations "
-                           f"(test accuracy {r.test_accuracy:.2%}): pixels 255x larger make "
+                out.append(f"{preprocess_label('raw')} did not converge in {int(r.n_iter)} "
+                           "iterations "
+                           f"(test accuracy {pct(r.test_accuracy)}): pixels 255x larger make "
                            "the same C a far weaker penalty and the problem badly "
                            "conditioned, so the optimizer crawls.")
             else:
-                out.append(f"raw 0-255 pixels: {r.test_accuracy:.2%} after {int(r.n_iter)} "
+                out.append(f"{preprocess_label('raw')}: {pct(r.test_accuracy)} after "
+                           f"{int(r.n_iter)} "
                            "iterations. Pixels 255x larger make the same C a far weaker "
                            "penalty (like C x 65,025 on /255 pixels), so the model is "
                            "barely regularized.")
         slow = [m for m in by.index if m != "raw" and not by.converged[m]]
         if slow:
-            out.append(f"Not converged within max_iter={max_iter}: {', '.join(slow)}.")
+            out.append(f"Not converged within max_iter={max_iter}: "
+                       f"{', '.join(preprocess_label(m) for m in slow)}.")
         return out
 
     return Experiment("preprocess", params, len(modes),
@@ -1186,16 +1200,16 @@ def model_comparison(data: MnistData, *, train_size: int | None = None,
                     f"(max_slow_train={max_slow_train:,}): its training time grows roughly with the "
                     f"square of the number of digits, so all {data.n_train:,} would take "
                     f"~{_duration(full)} here (it took {fit_s:.1f} s on {n:,}).")
-            yield exp._point(f"{name}: test accuracy {row['test_accuracy']:.3f} "
+            yield exp._point(f"{name}: test accuracy {pct(row['test_accuracy'])} "
                              f"(fit {fit_s:.1f} s, predict {row['predict_seconds']:.1f} s)", row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         best = t.loc[t.test_accuracy.idxmax()]
         ours = t[t.model.str.contains("ours")]
-        out = [f"Most accurate here: {best.model} ({best.test_accuracy:.2%})."]
+        out = [f"Most accurate here: {best.model} ({pct(best.test_accuracy)})."]
         if len(ours):
             o = ours.iloc[0]
-            out.append(f"Softmax regression: {o.test_accuracy:.2%}, predicting "
+            out.append(f"Softmax regression: {pct(o.test_accuracy)}, predicting "
                        f"{exp.params['test_size']:,} digits in {o.predict_seconds:.3f} s: one "
                        "matrix product, where k-NN compares every test digit with every "
                        "training digit.")

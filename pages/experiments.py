@@ -38,10 +38,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lrcore.figures import experiments as xp
 from lrcore import experiments as ex
+from lrcore import labels
 from lrcore.config import C_MAX, C_MIN, MIN_TRAIN_SIZE, PREPROCESS_MODES
 from lrcore.data import MnistData
+from lrcore.figures import experiments as xp
 from lrcore.figures.weights import weight_images
 from pages.common import engine, engine_error, get_data, require_app_shell
 
@@ -54,11 +55,10 @@ PENDING = "exp_pending"  # {"section", "name", "key", "params", "experiment", "s
 REQUEST = "exp_request"  # section id whose Run was clicked (set by the button callback)
 K_TABS = "exp_tabs"
 
-PREPROCESS_LABELS = {"raw": "raw pixels 0-255", "unit": "pixels / 255",
-                     "standardize": "standardized per pixel", "deskew": "deskewed, / 255"}
-PENALTY_LABELS = {"l2": "L2", "l1": "L1"}
-# 1-3 steps per decade: a log scale whose stops are numbers people can say.
-C_GRID = [round(m * 10.0 ** e, 10) for e in range(-5, 4) for m in (1, 3)][:-1]
+# The names are lrcore.labels' (one table for the whole app), in this page's order.
+PREPROCESS_LABELS = {m: labels.PREPROCESS[m] for m in ("raw", "unit", "standardize", "deskew")}
+PENALTY_LABELS = {p: labels.PENALTY[p] for p in ("l2", "l1")}
+C_GRID = list(labels.C_GRID_SWEEP)
 STATUS_TEXT = {"complete": "finished", "cached": "finished earlier with these settings "
                "(from this session's cache)", "stopped": "stopped"}
 

@@ -13,6 +13,7 @@ import streamlit as st
 
 from lrcore.figures.evaluation import digit_tiles
 from lrcore.figures.theory import gradient_images, logit_bars, proba_bars
+from lrcore.labels import penalty_label
 from lrcore.theory import gradient_step, penalty_breakdown, sample_breakdown
 from pages.common import (
     THEORY_DIGIT,
@@ -219,7 +220,7 @@ def _penalty_section(model) -> None:
                         "minimized, and on separable data the weights can grow without "
                         "bound.")
         else:
-            name = {"l2": "L2", "l1": "L1", "elasticnet": "elastic-net"}[pb.penalty]
+            name = penalty_label(pb.penalty)
             st.markdown(f"This model: **{name}** penalty, $C = {pb.C:g}$, "
                         f"$r = {pb.l1_ratio:g}$, $n$ = {pb.n_train:,} training digits.")
             st.latex(rf"\lVert W\rVert_F^2 = {pb.l2_squared:.4g},\qquad "

@@ -280,3 +280,15 @@ def test_time_bars_log_axis_and_labels():
     assert list(counts.data[0].text) == ["1,500", "80"]
     assert counts.layout.xaxis.type is None and counts.layout.xaxis.dtick is None
     assert counts.layout.xaxis.title.text == "solver iterations"
+
+
+def test_codes_are_shown_by_their_names():
+    t = pd.DataFrame({"preprocess": ["raw", "unit", "standardize", "deskew"],
+                      "test_accuracy": [0.9, 0.91, 0.92, 0.95], "n_iter": [300, 80, 60, 70]})
+    names = ["raw pixels 0-255", "pixels / 255", "standardized per pixel", "deskewed, / 255"]
+    assert list(xp.dot_comparison(t, "preprocess", {"test_accuracy": "test"}).data[0].y) == names
+    assert list(xp.time_bars(t, "preprocess", {"n_iter": "iterations"}).data[0].y) == names
+    path = path_table()
+    path.loc[path.penalty == "l1", "penalty"] = "elasticnet"
+    fig = xp.regularization_path(path)
+    assert "elastic-net test accuracy" in traces_by_name(fig)

@@ -25,6 +25,7 @@ import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 
 from lrcore.figures.style import PENALTY_COLORS, TEST_COLOR, TRAIN_COLOR, axis, base_layout
+from lrcore.labels import PENALTY, PREPROCESS, penalty_label
 
 __all__ = ["size_curve", "regularization_path", "point_row", "cv_curve", "dot_comparison",
            "time_bars"]
@@ -67,6 +68,16 @@ def _accuracy_range(values: ArrayLike, pad: float = 0.01) -> list[float] | None:
     lo, hi = float(v.min()), float(v.max())
     span = max(hi - lo, 0.02)
     return [max(0.0, lo - 0.15 * span - pad), min(1.0 + pad / 2, hi + 0.15 * span + pad)]
+
+
+# Result columns holding internal codes: shown by their names in lrcore.labels.
+_CATEGORY_NAMES = {"preprocess": PREPROCESS, "penalty": PENALTY}
+
+
+def _categories(table: pd.DataFrame, category: str) -> list[str]:
+    """The row names of a category column, codes ("unit") turned into names ("pixels / 255")."""
+    names = _CATEGORY_NAMES.get(category, {})
+    return [names.get(str(c), str(c)) for c in _col(table, category)]
 
 
 def _col(table: pd.DataFrame, name: str) -> np.ndarray:
@@ -137,7 +148,7 @@ def regularization_path(table: pd.DataFrame) -> go.Figure:
         rows = rows[np.argsort(t.loc[rows, "C"].to_numpy(dtype=float), kind="stable")]
         sub = t.loc[rows]
         color = PENALTY_COLORS.get(pen.lower(), "#333")
-        label = pen.upper()
+        label = penalty_label(pen)
         for split, dash in (("test", "solid"), ("train", "dot")):
             traces.append(go.Scatter(
                 x=sub["C"], y=sub[f"{split}_accuracy"], customdata=rows,
@@ -260,7 +271,7 @@ def dot_comparison(table: pd.DataFrame, category: str, columns: Mapping[str, str
     percent : bool
         Values are fractions shown as percentages.
     """
-    cats = [str(c) for c in _col(table, category)]
+    cats = _categories(table, category)
     palette = list(colors or [TEST_COLOR, TRAIN_COLOR, "#2ca02c", "#9467bd", "#8c564b"])
     traces, vals = [], []
     fmt = ".2%" if percent else ".3g"
@@ -287,7 +298,7 @@ def dot_comparison(table: pd.DataFrame, category: str, columns: Mapping[str, str
 def time_bars(table: pd.DataFrame, category: str, columns: Mapping[str, str], *,
               x_title: str = "seconds (log scale)", log: bool = True) -> go.Figure:
     """Horizontal grouped bars of times (or counts) per category, log axis by default."""
-    cats = [str(c) for c in _col(table, category)]
+    cats = _categories(table, category)
     palette = ["#555555", "#bcbd22", "#17becf", "#e377c2"]
     traces = []
     for i, (col, label) in enumerate((c, lab) for c, lab in columns.items()
