@@ -60,10 +60,12 @@ def test_gradient_images_shared_symmetric_scale_and_titles():
     m = np.abs(G).max()
     for k, tr in enumerate(fig.data):
         assert tr.type == "heatmap"
-        assert_allclose(np.asarray(tr.z), G[k].reshape(28, 28))
+        # The step -G is drawn: red (positive) = the step raises the weight, as on Weights.
+        assert_allclose(np.asarray(tr.z), -G[k].reshape(28, 28))
         assert tr.zmin == pytest.approx(-m) and tr.zmax == pytest.approx(m) and tr.zmid == 0
         assert tr.showscale is (k == 0)
         assert f"class {k}" in tr.hovertemplate
+    assert "red: the step<br>raises w" in fig.data[0].colorbar.title.text
     titles = [a.text for a in fig.layout.annotations]
     assert titles[0] == "class 0<br>p−y = -0.900" and titles[9] == "class 9<br>p−y = +0.100"
     lay = fig.layout

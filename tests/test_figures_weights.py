@@ -143,3 +143,66 @@ def test_weight_table(coef):
     json.dumps(rows)  # plain Python values
     with pytest.raises(ValueError, match="intercept must have 10"):
         weight_table(c, np.zeros(3), CLASSES)
+
+
+# ----------------------------------------------------------------------------- HTML tiles
+
+
+def _tile_attrs(html: str) -> list[tuple[str, float]]:
+    import re
+
+    return [(c, float(v)) for c, v in
+            re.findall(r"<figure class='wtile' data-class='([^']*)' data-vmax='([^']+)'", html)]
+
+
+def _decode(url: str) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+                      .convert("RGB")).astype(int)
+
+
+def test_weight_tiles_html_shared_scale_red_positive_and_wrapping_grid(coef):
+    import re
+
+    from lrcore.figures.weights import TILE_MIN_PX, weight_tiles_html
+
+    html = weight_tiles_html(coef, CLASSES)
+    attrs = _tile_attrs(html)
+    m = np.abs(coef).max()
+    assert [c for c, _ in attrs] == [str(c) for c in range(10)]
+    assert all(v == pytest.approx(m, rel=1e-5) for _, v in attrs)
+    urls = re.findall(r"<img src='([^']+)'", html)
+    assert len(urls) == 10
+    for k, url in enumerate(urls):
+        px = _decode(url)
+        assert px.shape == (28, 28, 3)
+        w = coef[k].reshape(28, 28)
+        hi, lo = np.unravel_index(w.argmax(), w.shape), np.unravel_index(w.argmin(), w.shape)
+        if w.max() > 0.5 * m:
+            assert px[hi][0] > px[hi][2] + 60  # positive = red
+        if w.min() < -0.5 * m:
+            assert px[lo][2] > px[lo][0] + 60  # negative = blue
+    # Square pixels, and a grid that wraps: never narrower than TILE_MIN_PX, at most 5 a row.
+    assert "pixelated" in html and "display:grid" in html and "auto-fill" in html
+    assert f"max({TILE_MIN_PX}px, calc((100% - 4 * 0.6rem) / 5))" in html
+    assert html.count("class='colorbar'") == 1 and "red: evidence for the class" in html
+
+
+def test_weight_tiles_html_per_class_fixed_and_binary(coef):
+    from lrcore.figures.weights import weight_tiles_html
+
+    per = _tile_attrs(weight_tiles_html(coef, CLASSES, symmetric=False))
+    assert [v for _, v in per] == pytest.approx(np.abs(coef).max(axis=1).tolist(), rel=1e-5)
+    fixed = _tile_attrs(weight_tiles_html(coef, CLASSES, zmax=50.0))
+    assert {v for _, v in fixed} == {50.0}
+    binary = weight_tiles_html(np.linspace(-1, 1, 784), [3, 8])
+    assert _tile_attrs(binary) == [("8 vs 3", 1.0)]
+    assert "red: evidence for 8, blue: evidence for 3" in binary
+    with pytest.raises(ValueError, match="zmax"):
+        weight_tiles_html(coef, CLASSES, zmax=0.0)
+    with pytest.raises(ValueError, match="square"):
+        weight_tiles_html(np.ones((10, 780)), CLASSES)

@@ -193,7 +193,7 @@ def evidence_indices(ev28: ArrayLike, vmax: float) -> np.ndarray:
 
 
 def html_figure(img_url: str, caption: str, *, alt: str, cls: str, attrs: str = "",
-            width: str = "100%") -> str:
+                width: str = "100%") -> str:
     return (f"<figure class='{cls}' {attrs} style='margin:0;flex:1 1 0;min-width:0;"
             f"max-width:{width}'><figcaption style='font-size:0.9rem;text-align:center;"
             f"line-height:1.25;margin-bottom:0.25rem;min-height:2.5em'>{caption}</figcaption>"

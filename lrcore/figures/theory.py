@@ -80,10 +80,12 @@ def proba_bars(proba: ArrayLike, classes: ArrayLike, *, label: Any = None) -> go
 
 def gradient_images(grad: ArrayLike, classes: ArrayLike, *, ncols: int = 5,
                     residual: ArrayLike | None = None) -> go.Figure:
-    """The gradient ``dl/dW`` (K, 784) of one digit's loss as K images centred on zero.
+    """The gradient ``dl/dW`` (K, 784) of one digit's loss, as the step it makes: K images.
 
-    One shared symmetric colour scale (white = 0). Red = the loss grows with this weight,
-    so gradient descent *lowers* it; blue = descent raises it. ``residual`` (K,) adds
+    Drawn is the step gradient descent takes, ``-dl/dW``, so that the colours mean what
+    they mean for the weights themselves (:data:`lrcore.labels.COLOR_MEANING`): **red =
+    this step raises the weight** (more evidence for the class), blue = it lowers it, on
+    one shared symmetric scale (white = 0). ``residual`` (K,) adds
     ``p_k - y_k`` to each title.
     """
     G = np.atleast_2d(np.asarray(grad, dtype=float))
@@ -120,13 +122,13 @@ def gradient_images(grad: ArrayLike, classes: ArrayLike, *, ncols: int = 5,
                                           xref="paper", yref="paper", showarrow=False,
                                           yanchor="bottom", font=dict(size=12)))
         traces.append(go.Heatmap(
-            z=G[k].reshape(side, side), zmin=-m, zmax=m, zmid=0,
+            z=-G[k].reshape(side, side), zmin=-m, zmax=m, zmid=0,
             colorscale=WEIGHT_COLORSCALE, xaxis=f"x{sfx}", yaxis=f"y{sfx}",
             showscale=k == 0,
-            colorbar=dict(title=dict(text="∂loss/∂w<br><span style='font-size:11px'>red: "
-                                          "descent<br>lowers w<br>blue: descent<br>"
-                                          "raises w</span>", side="top"),
+            colorbar=dict(title=dict(text="−∂loss/∂w<br><span style='font-size:11px'>red: "
+                                          "the step<br>raises w<br>blue: it<br>"
+                                          "lowers w</span>", side="top"),
                           thickness=14, x=0.93, len=1.0),
-            hovertemplate=f"class {names[k]}, row %{{y}}, col %{{x}}: %{{z:.3g}}"
+            hovertemplate=f"class {names[k]}, row %{{y}}, col %{{x}}: −∂ℓ/∂w = %{{z:.3g}}"
                           "<extra></extra>"))
     return go.Figure(data=traces, layout=layout)

@@ -5,6 +5,7 @@ symmetric scale (see :mod:`lrcore.figures.style`).
 """
 from __future__ import annotations
 
+import html
 import math
 from typing import Any, Sequence
 
@@ -13,15 +14,20 @@ import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 
 from lrcore.figures.style import (
+    EVIDENCE_COLORSCALE,
+    EVIDENCE_LUT,
     FONT,
     WEIGHT_COLORSCALE,
     domains,
+    evidence_indices,
+    html_figure,
     image_axes,
     image_side,
+    png_data_url,
     symmetric_max,
 )
 
-__all__ = ["weight_images", "weight_difference", "weight_table"]
+__all__ = ["weight_images", "weight_tiles_html", "weight_difference", "weight_table"]
 
 _WEIGHT_LEGEND = "weight<br><span style='font-size:11px'>red: evidence for<br>the class<br>" \
                  "blue: evidence<br>against it</span>"
@@ -154,6 +160,85 @@ def weight_images(
                                       showscale=(k == 0), colorbar=colorbar))
     fig = go.Figure(data=traces, layout=layout)
     return fig
+
+
+# Narrowest weight tile in CSS pixels: three fit side by side on a 390 px phone (about
+# 360 px of content), each pixel of the 28x28 image 3.5 px or more.
+TILE_MIN_PX = 100
+
+
+def weight_tiles_html(
+    coef: ArrayLike,
+    classes: ArrayLike,
+    *,
+    symmetric: bool = True,
+    zmax: float | None = None,
+    columns: int = 5,
+) -> str:
+    """The weight images of :func:`weight_images` as an HTML grid of tiny PNG tiles.
+
+    The tiles wrap without knowing the viewport (a CSS grid): ``columns`` per row where
+    there is room, fewer but never narrower than :data:`TILE_MIN_PX` on a phone. Colours
+    are :data:`lrcore.figures.style.EVIDENCE_COLORSCALE`: red = positive weight = evidence
+    for the class, blue = against, white = 0, on a symmetric scale; a colour bar under the
+    grid says so.
+
+    Parameters
+    ----------
+    coef : array-like of shape (n_classes, n_pixels), or (1, n_pixels) for two classes
+    classes : array-like of shape (n_classes,)
+    symmetric : bool, default=True
+        One scale ``[-m, m]`` for all tiles (``m = max |coef|``), or one per tile.
+    zmax : float, optional
+        Fixed half-width of the shared scale (ignored when ``symmetric`` is False).
+    columns : int, default=5
+        Tiles per row on a wide screen.
+
+    Returns
+    -------
+    html : str
+        ``<div class='weights'>`` holding one ``<figure class='wtile' data-class=...
+        data-vmax=...>`` per row of ``coef`` (each a 28x28 PNG ``<img>``) and a
+        ``<div class='colorbar'>``.
+    """
+    coef, classes, labels = _check_coef(coef, classes)
+    side = image_side(coef.shape[1])
+    n = coef.shape[0]
+    shared = symmetric_max(coef) if zmax is None else float(zmax)
+    if not (shared > 0 and math.isfinite(shared)):
+        raise ValueError(f"zmax must be a positive number; got {zmax!r}")
+    if n == 1:
+        meaning = f"red: evidence for {classes[1]}, blue: evidence for {classes[0]}"
+    else:
+        meaning = "red: evidence for the class, blue: against it"
+    tiles = []
+    for k in range(n):
+        m = shared if symmetric else symmetric_max(coef[k])
+        title = f"class {labels[k]}" if n > 1 else labels[k]
+        caption = html.escape(title) + ("" if symmetric else
+                                        f" <span style='opacity:0.7'>(±{m:.2g})</span>")
+        tiles.append(html_figure(
+            png_data_url(evidence_indices(coef[k].reshape(side, side), m), EVIDENCE_LUT),
+            caption, alt=f"weights of {title}: {meaning}", cls="wtile",
+            attrs=f"data-class='{html.escape(labels[k], quote=True)}' data-vmax='{m:.6g}'"))
+    stops = ", ".join(f"{c} {100 * s:.0f}%" for s, c in EVIDENCE_COLORSCALE)
+    ends = (f"<span>−{shared:.3g}</span>", f"<span>+{shared:.3g}</span>") if symmetric else (
+        "<span>−max</span>", "<span>+max</span>")
+    bar = ("<div class='colorbar' style='display:flex;align-items:center;gap:0.5rem;"
+           "flex-wrap:wrap;font-size:0.85rem;margin-top:0.5rem'>"
+           f"{ends[0]}<div style='flex:0 1 14rem;min-width:6rem;height:0.7rem;"
+           f"border-radius:3px;background:linear-gradient(to right, {stops})'></div>{ends[1]}"
+           f"<span style='opacity:0.8'>weight ({meaning}"
+           + ("" if symmetric else "; each image on its own scale") + ")</span></div>")
+    # At most ``columns`` tracks, each at least TILE_MIN_PX wide: the max() picks the
+    # wider of "a fifth of the row" and the minimum, so a phone gets fewer columns.
+    gap = 0.6
+    track = (f"minmax(max({TILE_MIN_PX}px, calc((100% - {columns - 1} * {gap}rem) / "
+             f"{columns})), 1fr)")
+    grid = (f"<div class='wgrid' style='display:grid;gap:{gap}rem;"
+            f"grid-template-columns:repeat(auto-fill, {track});"
+            f"max-width:{'100%' if n > 1 else '320px'}'>" + "".join(tiles) + "</div>")
+    return f"<div class='weights' data-vmax='{shared:.6g}'>" + grid + bar + "</div>"
 
 
 def weight_difference(
