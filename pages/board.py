@@ -378,22 +378,27 @@ def moderation(snap, token: str) -> None:
                            icon=":material/download:", on_click="ignore")
 
 
-st.header("Class board")
-take_link_in()
-if board_or_none() is None:
-    st.error("The class board is not available on this server: it needs a writable data "
-             "directory (LR_DATA_DIR) or a reachable database (LR_BOARD_DB).")
-    st.caption(md_escape(st.session_state.pop(BOARD_ERROR, "")))
-    st.stop()
-info = joined()
-if info is None:
-    st.write("Compare what everyone in the class found: publish your runs, add your own "
-             "handwriting, see whose model wins the teacher's challenge.")
-    show_flash()
-    start_or_join()
-else:
-    token = teacher_token()
-    class_header(info, token)
-    publish_box(info)
-    board_view(info.code, token)
-    watch(info.code)
+def run() -> None:
+    st.header("Class board")
+    take_link_in()
+    if board_or_none() is None:
+        st.error("The class board is not available on this server: it needs a writable data "
+                 "directory (LR_DATA_DIR) or a reachable database (LR_BOARD_DB).")
+        st.caption(md_escape(st.session_state.pop(BOARD_ERROR, "")))
+        return
+    info = joined()
+    if info is None:
+        st.write("Compare what everyone in the class found: publish your runs, add your own "
+                 "handwriting, see whose model wins the teacher's challenge.")
+        show_flash()
+        start_or_join()
+    else:
+        token = teacher_token()
+        class_header(info, token)
+        publish_box(info)
+        board_view(info.code, token)
+        watch(info.code)
+
+
+if __name__ == "__main__":  # Streamlit runs each page as __main__
+    run()

@@ -127,6 +127,9 @@ def test_per_class_bars(ev):
     fig = figs.per_class_bars(evaluation)
     assert [tr.name for tr in fig.data] == ["precision", "recall", "F1"]
     assert_allclose(fig.data[1].y, evaluation.recall)
+    # Bars start at 0: a zoomed axis would make the classes' differences look huge.
+    assert list(fig.layout.yaxis.range) == [0.0, 1.0] and fig.layout.yaxis.tickformat == ".0%"
+    assert all("%{y:.2%}" in tr.hovertemplate for tr in fig.data)
 
 
 def test_digit_tiles_scale_and_value_ranges():
