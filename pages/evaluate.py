@@ -24,6 +24,7 @@ require_app_shell()
 EVAL_CACHE = "eval_cache"  # session state: run id -> (model, Evaluation)
 _MAX_CACHED_RUNS = 4  # each Evaluation holds ~1 MB of probabilities for 10,000 digits
 GALLERY_MAX = 30
+CONFUSION_WIDTH = 500  # px: ten columns of cells wide enough for a 4-digit count
 
 
 def _test_rows(tm: TrainedModel, data: MnistData) -> tuple[np.ndarray, np.ndarray, str]:
@@ -88,19 +89,22 @@ def _scores(ev: Evaluation) -> None:
     """The summary metrics and the per-class scores."""
     s = ev.summary()
 
-    cols = st.columns(6)
-    cols[0].metric("Accuracy", _fmt(s["accuracy"], ".2%"), help="Fraction of test digits "
-                   "classified correctly.")
-    cols[1].metric("Log-loss", _fmt(s["log_loss"], ".4f"), help="Mean −log p(true class): "
-                   "punishes confident mistakes; what training minimizes (lower is better).")
-    cols[2].metric("Macro precision", _fmt(s["macro_precision"], ".2%"), help="Of the digits "
-                   "called c, the fraction that really are c; averaged over classes.")
-    cols[3].metric("Macro recall", _fmt(s["macro_recall"], ".2%"), help="Of the true c's, the "
-                   "fraction found; averaged over classes.")
-    cols[4].metric("Macro F1", _fmt(s["macro_f1"], ".2%"), help="Harmonic mean of precision "
-                   "and recall, averaged over classes.")
-    cols[5].metric("ROC AUC (macro)", _fmt(s["roc_auc"], ".4f"), help="One-vs-rest: the "
-                   "chance that a random c scores higher for c than a random non-c.")
+    # A row that wraps, each number as wide as it needs: six equal columns cut "91.88%" to
+    # "91.…" at 1024 px with the sidebar open.
+    row = st.container(horizontal=True, wrap=True, gap="large")
+    for label, key, spec, help_ in (
+            ("Accuracy", "accuracy", ".2%", "Fraction of test digits classified correctly."),
+            ("Log-loss", "log_loss", ".4f", "Mean −log p(true class): punishes confident "
+             "mistakes; what training minimizes (lower is better)."),
+            ("Macro precision", "macro_precision", ".2%", "Of the digits called c, the "
+             "fraction that really are c; averaged over classes."),
+            ("Macro recall", "macro_recall", ".2%", "Of the true c's, the fraction found; "
+             "averaged over classes."),
+            ("Macro F1", "macro_f1", ".2%", "Harmonic mean of precision and recall, averaged "
+             "over classes."),
+            ("ROC AUC (macro)", "roc_auc", ".4f", "One-vs-rest: the chance that a random c "
+             "scores higher for c than a random non-c.")):
+        row.metric(label, _fmt(s[key], spec), width="content", help=help_)
 
     with st.expander("Per-class scores", expanded=False):
         left, right = st.columns([2, 3])
@@ -131,7 +135,11 @@ def _confusion(ev: Evaluation, X_test: np.ndarray) -> None:
         if st.session_state.get(key) not in classes:
             st.session_state[key] = default
 
-    chart_col, cell_col = st.columns(2, gap="medium")
+    # A row that wraps: the matrix keeps room for its counts ("1,109" in a cell); when the
+    # digits do not fit beside it (1024 px with the sidebar open, a phone) they go below.
+    row = st.container(horizontal=True, wrap=True, gap="medium")
+    chart_col = row.container(width=CONFUSION_WIDTH)
+    cell_col = row.container(width="stretch")
     with chart_col:
         event = st.plotly_chart(
             confusion_heatmap(ev.confusion, classes, normalize=normalize,

@@ -13,7 +13,7 @@ import streamlit as st
 
 from lrcore.figures.evaluation import digit_tiles
 from lrcore.figures.theory import gradient_images, logit_bars, proba_bars
-from lrcore.labels import penalty_label
+from lrcore.labels import fmt_loss, penalty_label
 from lrcore.theory import gradient_step, penalty_breakdown, sample_breakdown
 from pages.common import (
     THEORY_DIGIT,
@@ -111,10 +111,11 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
     with right:
         st.latex(rf"\ell = -\log p_{{{y}}} = -\log\left({_prob(bd.proba[bd.label_index])}"
                  rf"\right) = {_num(bd.loss)}")
-        c1, c2, c3 = st.columns(3)
-        c1.metric("True class", str(y))
-        c2.metric(f"p(true = {y})", f"{bd.proba[bd.label_index]:.2%}")
-        c3.metric("Loss ℓ", f"{bd.loss:.4f}" if bd.loss >= 0.01 else f"{bd.loss:.2e}")
+        # A row that wraps, each number as wide as it needs (equal columns cut "99.43%").
+        row = st.container(horizontal=True, wrap=True, gap="large")
+        row.metric("True class", str(y), width="content")
+        row.metric(f"p(true = {y})", f"{bd.proba[bd.label_index]:.2%}", width="content")
+        row.metric("Loss ℓ", fmt_loss(bd.loss), width="content")
 
     st.subheader("4 · Gradient: how each weight should move")
     st.latex(r"\frac{\partial \ell}{\partial z_k} = p_k - y_k, \qquad "

@@ -54,12 +54,14 @@ def _images(rid: str, tm) -> None:
     st.html("<div id='weights_main'>"
             f"{weight_tiles_html(coef, classes, symmetric=symmetric)}</div>")
 
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Weights exactly zero", f"{sparsity(coef):.1f}%",
-              help="L1 regularization sets many weights to exactly 0; L2 only shrinks them.")
-    c2.metric("Largest |weight|", f"{abs(coef).max():.3g}")
+    # A row that wraps, each number as wide as it needs: equal columns cut "-2.37 … 1.77"
+    # to "-2.37 … 1…" at 1024 px with the sidebar open.
+    row = st.container(horizontal=True, wrap=True, gap="large")
+    row.metric("Weights exactly zero", f"{sparsity(coef):.1f}%", width="content",
+               help="L1 regularization sets many weights to exactly 0; L2 only shrinks them.")
+    row.metric("Largest |weight|", f"{abs(coef).max():.3g}", width="content")
     b = tm.model.intercept_
-    c3.metric("Intercepts range", f"{b.min():.2f} … {b.max():.2f}")
+    row.metric("Intercepts range", f"{b.min():.2f} … {b.max():.2f}", width="content")
     with st.expander("Intercepts and weight statistics per class"):
         st.dataframe(weight_table(coef, tm.model.intercept_, classes), hide_index=True,
                      width="stretch", key="weights_table")

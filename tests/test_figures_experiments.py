@@ -292,3 +292,19 @@ def test_codes_are_shown_by_their_names():
     path.loc[path.penalty == "l1", "penalty"] = "elasticnet"
     fig = xp.regularization_path(path)
     assert "elastic-net test accuracy" in traces_by_name(fig)
+
+
+def test_two_panel_titles_stay_clear_of_the_other_panel():
+    """The right panel's y axis sits on its right (in the gap between the panels its title
+    overlapped the left panel at 1024 px); every title keeps a standoff from its ticks and
+    pushes the margins (automargin) instead of overlapping them."""
+    from lrcore.figures.style import AXIS_TITLE_STANDOFF
+
+    for fig in (xp.size_curve(size_table()), xp.regularization_path(path_table())):
+        lay = fig.layout
+        assert lay.yaxis2.side == "right" and lay.yaxis.side in (None, "left")
+        assert lay.xaxis.domain[1] < lay.xaxis2.domain[0]
+        for ax in (lay.xaxis, lay.yaxis, lay.xaxis2, lay.yaxis2):
+            assert ax.automargin is True and ax.title.standoff == AXIS_TITLE_STANDOFF
+    cv = xp.cv_curve(cv_table()).layout
+    assert cv.yaxis.automargin is True and cv.yaxis.title.standoff == AXIS_TITLE_STANDOFF

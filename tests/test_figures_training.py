@@ -70,3 +70,14 @@ def test_runs_overlay_one_line_per_run():
     assert "accuracy" in fig.layout.yaxis.title.text
     with pytest.raises(ValueError, match="metric must be one of"):
         runs_overlay({"a": a}, "bogus")
+
+
+def test_axis_titles_stay_clear_of_the_ticks_and_the_other_panel():
+    from lrcore.figures.style import AXIS_TITLE_STANDOFF
+
+    lay = training_curves(_history(10)).layout
+    assert lay.yaxis2.side == "right" and lay.xaxis.domain[1] < lay.xaxis2.domain[0]
+    for ax in (lay.xaxis, lay.yaxis, lay.xaxis2, lay.yaxis2):
+        assert ax.automargin is True and ax.title.standoff == AXIS_TITLE_STANDOFF
+    over = runs_overlay({"a": _history(5)}).layout
+    assert over.yaxis.automargin is True and over.yaxis.title.standoff == AXIS_TITLE_STANDOFF

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 
-from lrcore.figures.style import CLASS_COLORS, FONT, image_side
+from lrcore.figures.style import CLASS_COLORS, FONT, axis_title, image_side
 
 __all__ = ["confusion_heatmap", "confusion_cell", "roc_curves", "per_class_bars", "digit_tiles",
            "mistake_captions", "cell_captions"]
@@ -112,9 +112,9 @@ def confusion_heatmap(
     layout: dict[str, Any] = dict(
         height=max(320, 40 * K + 120), font=FONT, plot_bgcolor="white",
         margin=dict(l=70, r=10, t=60, b=20), clickmode="event+select", dragmode=False,
-        xaxis=dict(title=dict(text="predicted label"), side="top", range=[-0.5, K - 0.5],
+        xaxis=dict(title=axis_title("predicted label"), side="top", range=[-0.5, K - 0.5],
                    **axis),
-        yaxis=dict(title=dict(text="true label"), autorange=False, range=[K - 0.5, -0.5],
+        yaxis=dict(title=axis_title("true label"), autorange=False, range=[K - 0.5, -0.5],
                    scaleanchor="x", scaleratio=1, **axis),
         uirevision="confusion",
         shapes=[],
@@ -208,9 +208,9 @@ def roc_curves(evaluation: Any, *, log_fpr: bool = False) -> go.Figure:
     traces.append(dict(type="scatter", mode="lines", x=xs, y=xs, name="chance (AUC 0.5)",
                        line=dict(color="#999", dash="dash", width=1), hoverinfo="skip"))
     macro = float(evaluation.roc_auc)
-    ax = dict(showgrid=True, gridcolor="#e5e5e5", zeroline=False, linecolor="#888")
-    xaxis: dict[str, Any] = dict(title=dict(text="false positive rate (other digits "
-                                            "called this one)"), **ax)
+    ax = dict(showgrid=True, gridcolor="#e5e5e5", zeroline=False, linecolor="#888", automargin=True)
+    xaxis: dict[str, Any] = dict(
+        title=axis_title("false positive rate (other digits called this one)"), **ax)
     if log_fpr:
         xaxis.update(type="log", range=[math.log10(lo), 0.0])
     else:
@@ -222,7 +222,7 @@ def roc_curves(evaluation: Any, *, log_fpr: bool = False) -> go.Figure:
                          if math.isfinite(macro) else "One-vs-rest ROC curves"),
                    x=0.0, xanchor="left"),
         xaxis=xaxis,
-        yaxis=dict(title=dict(text="true positive rate (recall)"), range=[0, 1.01], **ax),
+        yaxis=dict(title=axis_title("true positive rate (recall)"), range=[0, 1.01], **ax),
         legend=dict(x=1.01, y=0.0, yanchor="bottom"),
         uirevision="roc",
     ))
@@ -251,7 +251,7 @@ def per_class_bars(evaluation: Any) -> go.Figure:
     return go.Figure(data=traces, layout=dict(
         barmode="group", height=320, font=FONT, plot_bgcolor="white",
         margin=dict(l=60, r=10, t=30, b=40),
-        xaxis=dict(title=dict(text="class"), type="category"),
+        xaxis=dict(title=axis_title("class"), type="category"),
         # From 0: bars start at zero or their lengths lie (a 65% floor made a 90% class
         # look three times worse than a 97% one).
         yaxis=dict(range=[0.0, 1.0], tickformat=".0%", gridcolor="#e5e5e5", automargin=True),

@@ -113,6 +113,15 @@ def image_axes(layout: dict, k: int, xdom: list[float], ydom: list[float],
     return xref, yref
 
 
+# Pixels between an axis's tick labels and its title.
+AXIS_TITLE_STANDOFF = 8
+
+
+def axis_title(text: str) -> dict:
+    """An axis title kept :data:`AXIS_TITLE_STANDOFF` px clear of the tick labels."""
+    return dict(text=text, standoff=AXIS_TITLE_STANDOFF)
+
+
 def base_layout(height: int = 420, **extra: Any) -> dict:
     layout = dict(height=height, margin=dict(l=60, r=20, t=50, b=60), font=FONT,
                   legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0.0),
@@ -124,7 +133,10 @@ def base_layout(height: int = 420, **extra: Any) -> dict:
 def axis(title: str, *, log: bool = False, domain: list[float] | None = None,
           anchor: str | None = None, fmt: str | None = None, rng: list[float] | None = None
           ) -> dict:
-    ax: dict[str, Any] = dict(title=dict(text=title), showgrid=True, gridcolor="#e5e5e5",
+    """A plotted axis: grid, frame, and a title kept clear of the tick labels (a standoff,
+    and ``automargin`` so that long ticks push the title out instead of under it)."""
+    ax: dict[str, Any] = dict(title=axis_title(title),
+                              automargin=True, showgrid=True, gridcolor="#e5e5e5",
                               zeroline=False, linecolor="#999", mirror=True)
     if log:
         ax["type"] = "log"
@@ -193,9 +205,11 @@ def evidence_indices(ev28: ArrayLike, vmax: float) -> np.ndarray:
 
 
 def html_figure(img_url: str, caption: str, *, alt: str, cls: str, attrs: str = "",
-                width: str = "100%") -> str:
+                width: str = "100%", caption_lines: int = 2) -> str:
+    """A 28x28 PNG under its caption; ``caption_lines`` of room keep a row's images level."""
     return (f"<figure class='{cls}' {attrs} style='margin:0;flex:1 1 0;min-width:0;"
             f"max-width:{width}'><figcaption style='font-size:0.9rem;text-align:center;"
-            f"line-height:1.25;margin-bottom:0.25rem;min-height:2.5em'>{caption}</figcaption>"
+            f"line-height:1.25;margin-bottom:0.25rem;min-height:{1.25 * caption_lines:g}em'>"
+            f"{caption}</figcaption>"
             f"<img src='{img_url}' alt='{html.escape(alt, quote=True)}' "
             f"title='{html.escape(alt, quote=True)}' style='{IMG_STYLE}'></figure>")

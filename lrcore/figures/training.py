@@ -5,7 +5,7 @@ from typing import Any, Sequence
 
 import plotly.graph_objects as go
 
-from lrcore.figures.style import FONT, OBJECTIVE_COLOR, TEST_COLOR, TRAIN_COLOR
+from lrcore.figures.style import FONT, OBJECTIVE_COLOR, TEST_COLOR, TRAIN_COLOR, axis_title
 
 __all__ = ["RUN_METRICS", "training_curves", "runs_overlay", "objective_scale"]
 
@@ -72,17 +72,20 @@ def training_curves(history: Sequence[dict], *, title: str | None = None,
             line=dict(color=OBJECTIVE_COLOR, dash="dot", width=2), xaxis="x", yaxis="y",
             hovertemplate="objective ÷ (C·n): %{y:.4f}<extra>iteration %{x}</extra>",
         ))
-    ax = dict(showgrid=True, gridcolor="#e5e5e5", zeroline=False, linecolor="#888")
+    ax = dict(showgrid=True, gridcolor="#e5e5e5", zeroline=False, linecolor="#888", automargin=True)
     layout = dict(
         height=360, font=FONT, plot_bgcolor="white",
         margin=dict(l=60, r=20, t=50 if title else 40, b=50),
         uirevision="training-curves",
         hovermode="x unified",
         legend=dict(orientation="h", x=0.5, xanchor="center", y=1.12, yanchor="bottom"),
-        xaxis=dict(domain=[0.0, 0.46], title=dict(text="iteration"), anchor="y", **ax),
-        yaxis=dict(title=dict(text="log-loss (lower is better)"), anchor="x", **ax),
-        xaxis2=dict(domain=[0.56, 1.0], title=dict(text="iteration"), anchor="y2", **ax),
-        yaxis2=dict(title=dict(text="accuracy"), anchor="x2", tickformat=".0%", **ax),
+        xaxis=dict(domain=[0.0, 0.48], title=axis_title("iteration"), anchor="y", **ax),
+        yaxis=dict(title=axis_title("log-loss (lower is better)"), anchor="x", **ax),
+        xaxis2=dict(domain=[0.56, 1.0], title=axis_title("iteration"), anchor="y2", **ax),
+        # The right panel's axis on its right: in the gap between the panels its title
+        # ran into the loss panel on narrow screens.
+        yaxis2=dict(title=axis_title("accuracy"), anchor="x2",
+                    side="right", tickformat=".0%", **ax),
     )
     if title:
         layout["title"] = dict(text=title, x=0.0, xanchor="left")
@@ -124,12 +127,12 @@ def runs_overlay(histories: dict[str, Sequence[dict]], metric: str = "test_accur
             name=label, connectgaps=True, marker=dict(size=4), line=dict(width=2),
             hovertemplate=f"{label}<br>iteration %{{x}}: %{{y:{fmt}}}<extra></extra>",
         ))
-    ax = dict(showgrid=True, gridcolor="#e5e5e5", zeroline=False, linecolor="#888")
+    ax = dict(showgrid=True, gridcolor="#e5e5e5", zeroline=False, linecolor="#888", automargin=True)
     layout = dict(
         height=380, font=FONT, plot_bgcolor="white", margin=dict(l=60, r=20, t=30, b=50),
         legend=dict(orientation="h", x=0.0, y=-0.22, yanchor="top"),
-        xaxis=dict(title=dict(text="iteration"), **ax),
-        yaxis=dict(title=dict(text=title), tickformat=fmt if "%" in fmt else None, **ax),
+        xaxis=dict(title=axis_title("iteration"), **ax),
+        yaxis=dict(title=axis_title(title), tickformat=fmt if "%" in fmt else None, **ax),
     )
     return go.Figure(data=traces, layout=layout)
 

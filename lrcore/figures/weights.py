@@ -219,7 +219,7 @@ def weight_tiles_html(
                                         f" <span style='opacity:0.7'>(±{m:.2g})</span>")
         tiles.append(html_figure(
             png_data_url(evidence_indices(coef[k].reshape(side, side), m), EVIDENCE_LUT),
-            caption, alt=f"weights of {title}: {meaning}", cls="wtile",
+            caption, alt=f"weights of {title}: {meaning}", cls="wtile", caption_lines=1,
             attrs=f"data-class='{html.escape(labels[k], quote=True)}' data-vmax='{m:.6g}'"))
     stops = ", ".join(f"{c} {100 * s:.0f}%" for s, c in EVIDENCE_COLORSCALE)
     ends = (f"<span>−{shared:.3g}</span>", f"<span>+{shared:.3g}</span>") if symmetric else (
