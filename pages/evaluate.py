@@ -91,7 +91,7 @@ def _scores(ev: Evaluation) -> None:
 
     # A row that wraps, each number as wide as it needs: six equal columns cut "91.88%" to
     # "91.…" at 1024 px with the sidebar open.
-    row = st.container(horizontal=True, wrap=True, gap="large")
+    row = st.container(horizontal=True, wrap=True, gap="medium")
     for label, key, spec, help_ in (
             ("Accuracy", "accuracy", ".2%", "Fraction of test digits classified correctly."),
             ("Log-loss", "log_loss", ".4f", "Mean −log p(true class): punishes confident "

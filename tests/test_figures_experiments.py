@@ -308,3 +308,10 @@ def test_two_panel_titles_stay_clear_of_the_other_panel():
             assert ax.automargin is True and ax.title.standoff == AXIS_TITLE_STANDOFF
     cv = xp.cv_curve(cv_table()).layout
     assert cv.yaxis.automargin is True and cv.yaxis.title.standoff == AXIS_TITLE_STANDOFF
+
+
+def test_x_titles_of_side_by_side_panels_fit_a_phone():
+    # Two lines each: one-line titles wider than a phone's ~150 px panels overlapped.
+    for fig in (xp.size_curve(size_table()), xp.regularization_path(path_table())):
+        for ax in (fig.layout.xaxis, fig.layout.xaxis2):
+            assert all(len(line) <= 20 for line in ax.title.text.split("<br>"))

@@ -108,7 +108,7 @@ def confusion_heatmap(
         showlegend=False,
     )
     axis = dict(tickmode="array", tickvals=pos, ticktext=labels, showgrid=False,
-                zeroline=False, ticks="", constrain="domain")
+                zeroline=False, ticks="", constrain="domain", automargin=True)
     layout: dict[str, Any] = dict(
         height=max(320, 40 * K + 120), font=FONT, plot_bgcolor="white",
         margin=dict(l=70, r=10, t=60, b=20), clickmode="event+select", dragmode=False,
@@ -251,7 +251,7 @@ def per_class_bars(evaluation: Any) -> go.Figure:
     return go.Figure(data=traces, layout=dict(
         barmode="group", height=320, font=FONT, plot_bgcolor="white",
         margin=dict(l=60, r=10, t=30, b=40),
-        xaxis=dict(title=axis_title("class"), type="category"),
+        xaxis=dict(title=axis_title("class"), type="category", automargin=True),
         # From 0: bars start at zero or their lengths lie (a 65% floor made a 90% class
         # look three times worse than a 97% one).
         yaxis=dict(range=[0.0, 1.0], tickformat=".0%", gridcolor="#e5e5e5", automargin=True),

@@ -35,6 +35,10 @@ __all__ = ["size_curve", "regularization_path", "point_row", "cv_curve", "dot_co
 # panel on a 1024 px screen with the sidebar open.
 _LEFT = [0.0, 0.58]
 _RIGHT = [0.68, 1.0]
+# x titles on two lines: on a phone each panel is ~150 px wide and two one-line titles
+# centred under them ran into each other.
+_SIZE_TITLE = "training digits<br>(log scale)"
+_C_TITLE = "C (log scale)<br>→ weaker penalty"
 
 
 def _count_label(n: float) -> str:
@@ -114,10 +118,10 @@ def size_curve(table: pd.DataFrame) -> go.Figure:
     ]
     acc = np.concatenate([_col(t, "train_accuracy"), _col(t, "test_accuracy")])
     layout = base_layout(
-        xaxis={**axis("training digits (log scale)", log=True, domain=_LEFT, anchor="y"),
+        xaxis={**axis(_SIZE_TITLE, log=True, domain=_LEFT, anchor="y"),
                **_log_ticks(n, _count_label)},
         yaxis=axis("accuracy", fmt=".0%", anchor="x", rng=_accuracy_range(acc)),
-        xaxis2={**axis("training digits (log scale)", log=True, domain=_RIGHT, anchor="y2"),
+        xaxis2={**axis(_SIZE_TITLE, log=True, domain=_RIGHT, anchor="y2"),
                 **_log_ticks(n, _count_label)},
         yaxis2={**axis("fit time, seconds (log scale)", log=True, anchor="x2"), "side": "right",
                 **_log_ticks(_col(t, "fit_seconds"), lambda x: f"{x:.2g}", max_ticks=0)},
@@ -167,10 +171,10 @@ def regularization_path(table: pd.DataFrame) -> go.Figure:
     acc = np.concatenate([_col(t, "train_accuracy"), _col(t, "test_accuracy")])
     layout = base_layout(
         height=460,
-        xaxis={**axis("C (log scale) → weaker penalty", log=True, domain=_LEFT, anchor="y"),
+        xaxis={**axis(_C_TITLE, log=True, domain=_LEFT, anchor="y"),
                **_log_ticks(_col(t, "C"))},
         yaxis=axis("accuracy", fmt=".0%", anchor="x", rng=_accuracy_range(acc)),
-        xaxis2={**axis("C (log scale) → weaker penalty", log=True, domain=_RIGHT,
+        xaxis2={**axis(_C_TITLE, log=True, domain=_RIGHT,
                         anchor="y2"), **_log_ticks(_col(t, "C"))},
         yaxis2={**axis("weights exactly 0 (%)", anchor="x2", rng=[-3, 103]), "side": "right"},
         clickmode="event+select",
@@ -245,7 +249,7 @@ def cv_curve(table: pd.DataFrame, *, best_C: float | None = None,
             hovertemplate="refit at C=%{x:.3g}: test %{y:.2%}<extra></extra>"))
         vals.append(np.asarray(ys))
     layout = base_layout(
-        xaxis={**axis("C (log scale) → weaker penalty", log=True), **_log_ticks(_col(t, "C"))},
+        xaxis={**axis(_C_TITLE, log=True), **_log_ticks(_col(t, "C"))},
         yaxis=axis("accuracy on the held-out fold", fmt=".1%",
                     rng=_accuracy_range(np.concatenate([np.ravel(v) for v in vals]))))
     if best_C is not None and math.isfinite(float(best_C)) and len(t):

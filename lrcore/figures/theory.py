@@ -55,7 +55,7 @@ def logit_bars(logits: ArrayLike, classes: ArrayLike, *, label: Any = None,
     pad = 0.15 * max(hi - lo, 1e-9)
     layout = base_layout(
         height=340, showlegend=after is not None,
-        xaxis=dict(title=axis_title("class"), type="category"),
+        xaxis=dict(title=axis_title("class"), type="category", automargin=True),
         yaxis=axis("logit", rng=[lo - pad, hi + pad]),
         margin=dict(l=60, r=20, t=40, b=50))
     return go.Figure(data=traces, layout=layout)
@@ -73,7 +73,7 @@ def proba_bars(proba: ArrayLike, classes: ArrayLike, *, label: Any = None) -> go
                      textposition="outside", cliponaxis=False,
                      hovertemplate="class %{x}: p = %{y:.4f}<extra></extra>")],
         layout=base_layout(height=340, showlegend=False,
-                            xaxis=dict(title=axis_title("class"), type="category"),
+                            xaxis=dict(title=axis_title("class"), type="category", automargin=True),
                             yaxis=axis("probability", fmt=".0%", rng=[0, 1.12]),
                             margin=dict(l=60, r=20, t=40, b=50)))
     return fig
