@@ -3,6 +3,7 @@ see those digits), its most confident mistakes and its ROC curves."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from lrcore.data import MnistData, select_subset
@@ -15,6 +16,7 @@ from lrcore.figures.evaluation import (
     per_class_bars,
     roc_curves,
 )
+from lrcore.labels import pct
 from lrcore.metrics import Evaluation
 from lrcore.train import TrainedModel
 from pages.common import DEFAULT_ID, current_model, get_data, model_label, require_app_shell
@@ -91,7 +93,7 @@ def _scores(ev: Evaluation) -> None:
 
     # A row that wraps, each number as wide as it needs: six equal columns cut "91.88%" to
     # "91.…" at 1024 px with the sidebar open.
-    row = st.container(horizontal=True, wrap=True, gap="medium")
+    row = st.container(horizontal=True, wrap=True, gap="small")
     for label, key, spec, help_ in (
             ("Accuracy", "accuracy", ".2%", "Fraction of test digits classified correctly."),
             ("Log-loss", "log_loss", ".4f", "Mean −log p(true class): punishes confident "
@@ -108,12 +110,13 @@ def _scores(ev: Evaluation) -> None:
 
     with st.expander("Per-class scores", expanded=False):
         left, right = st.columns([2, 3])
-        left.dataframe(ev.per_class_table(), hide_index=True, width="stretch",
+        # Rates as percentages with two decimals, like every rate in the app (lrcore.labels):
+        # a Styler shows them so, the table's values stay fractions.
+        table = pd.DataFrame(ev.per_class_table()).style.format(
+            pct, subset=["precision", "recall", "f1"])
+        left.dataframe(table, hide_index=True, width="stretch",
                        column_config={
-                           # Percent like every rate in the app (lrcore.labels).
-                           "precision": st.column_config.NumberColumn(format="percent"),
-                           "recall": st.column_config.NumberColumn(format="percent"),
-                           "f1": st.column_config.NumberColumn("F1", format="percent"),
+                           "f1": st.column_config.NumberColumn("F1"),
                            "roc_auc": st.column_config.NumberColumn("ROC AUC", format="%.4f"),
                        })
         right.plotly_chart(per_class_bars(ev), width="stretch", key="eval_bars")

@@ -112,7 +112,7 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
         st.latex(rf"\ell = -\log p_{{{y}}} = -\log\left({_prob(bd.proba[bd.label_index])}"
                  rf"\right) = {_num(bd.loss)}")
         # A row that wraps, each number as wide as it needs (equal columns cut "99.43%").
-        row = st.container(horizontal=True, wrap=True, gap="medium")
+        row = st.container(horizontal=True, wrap=True, gap="small")
         row.metric("True class", str(y), width="content")
         row.metric(f"p(true = {y})", f"{bd.proba[bd.label_index]:.2%}", width="content")
         row.metric("Loss ℓ", fmt_loss(bd.loss), width="content")

@@ -56,7 +56,7 @@ def _images(rid: str, tm) -> None:
 
     # A row that wraps, each number as wide as it needs: equal columns cut "-2.37 … 1.77"
     # to "-2.37 … 1…" at 1024 px with the sidebar open.
-    row = st.container(horizontal=True, wrap=True, gap="medium")
+    row = st.container(horizontal=True, wrap=True, gap="small")
     row.metric("Weights exactly zero", f"{sparsity(coef):.1f}%", width="content",
                help="L1 regularization sets many weights to exactly 0; L2 only shrinks them.")
     row.metric("Largest |weight|", f"{abs(coef).max():.3g}", width="content")

@@ -70,3 +70,9 @@ def test_no_page_keeps_its_own_label_table():
         for literal in ('"elasticnet": "elastic-net"', '"unit": "pixels / 255"',
                         '"multinomial": "softmax"', "def config_label"):
             assert literal not in text, f"{path.relative_to(ROOT)} defines {literal}"
+
+
+def test_one_colour_meaning_for_weights_evidence_and_updates():
+    assert set(labels.COLOR_MEANING) == {"weights", "evidence", "update"}
+    for text in labels.COLOR_MEANING.values():
+        assert text.startswith("red: ") and ", blue: " in text  # red always the positive side

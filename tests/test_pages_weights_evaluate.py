@@ -96,6 +96,11 @@ def test_weights_compare_two_runs(l1_run):
     assert lay["coloraxis2"]["cmin"] == -lay["coloraxis2"]["cmax"]
     zero = {m.label: m.value for m in at.metric}
     assert "A: weights exactly zero" in zero and "B: weights exactly zero" in zero
+    # One set of units: accuracies in % with two decimals, differences in percentage points.
+    deltas = {m.label: m.proto.delta for m in at.metric}
+    assert deltas["B: weights exactly zero"].endswith(" percentage points")
+    assert re.fullmatch(r"\d+\.\d\d%", zero["B: test accuracy"])
+    assert re.fullmatch(r"[+-]\d+\.\d\d percentage points", deltas["B: test accuracy"])
 
     # Swap the order: the difference flips sign, the scale of A and B does not change.
     # Options are [default, run 1] (format_func labels them; AppTest selects by index).
@@ -168,6 +173,9 @@ def test_evaluate_metrics_table_and_charts():
                   "ROC AUC (macro)"):
         assert label in metrics
     assert 0.5 < float(metrics["Accuracy"].rstrip("%")) / 100 <= 1
+    for label in ("Accuracy", "Macro precision", "Macro recall", "Macro F1"):
+        assert re.fullmatch(r"\d+\.\d\d%", metrics[label])  # one unit on every page
+    assert re.search(r"test accuracy \d+\.\d\d%", " ".join(m.value for m in at.sidebar.markdown))
     table = at.dataframe[0].value
     assert list(table["class"]) == list(range(10))
     assert table["support"].sum() == 10_000  # the default model's canonical test set

@@ -25,6 +25,7 @@ from lrcore.figures.style import (
     html_figure,
     png_data_url,
 )
+from lrcore.labels import COLOR_MEANING
 
 __all__ = ["scores_html", "digit_html", "evidence_html"]
 
@@ -148,7 +149,7 @@ def evidence_html(expl: Explanation, k: int = N_EVIDENCE, *, max_width: int = 23
                    f"bias {expl.intercept[idx]:+.1f}; p = {100 * expl.proba[idx]:.0f}%</span>")
         figs.append(html_figure(
             png_data_url(evidence_indices(ev, vmax), EVIDENCE_LUT), caption,
-            alt=f"evidence for {cls}: red pixels vote for {cls}, blue against",
+            alt=f"evidence for {cls}: {COLOR_MEANING['evidence']}",
             cls="evmap", width=f"{max_width}px",
             attrs=f"data-class='{cls}' data-logit='{expl.logits[idx]:.4f}'"))
     stops = ", ".join(f"{c} {100 * s:.0f}%" for s, c in EVIDENCE_COLORSCALE)

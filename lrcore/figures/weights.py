@@ -26,6 +26,7 @@ from lrcore.figures.style import (
     png_data_url,
     symmetric_max,
 )
+from lrcore.labels import COLOR_MEANING
 
 __all__ = ["weight_images", "weight_tiles_html", "weight_difference", "weight_table"]
 
@@ -210,7 +211,7 @@ def weight_tiles_html(
     if n == 1:
         meaning = f"red: evidence for {classes[1]}, blue: evidence for {classes[0]}"
     else:
-        meaning = "red: evidence for the class, blue: against it"
+        meaning = COLOR_MEANING["weights"]
     tiles = []
     for k in range(n):
         m = shared if symmetric else symmetric_max(coef[k])
