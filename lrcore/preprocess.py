@@ -33,6 +33,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from lrcore.config import PREPROCESS_MODES
+from lrcore.labels import preprocess_label
 
 SIDE = 28
 N_PIXELS = SIDE * SIDE
@@ -232,11 +233,6 @@ def deskew(X: ArrayLike) -> np.ndarray:
 # ----------------------------------------------------------------------------- the transformer
 
 
-_DESCRIPTIONS = {
-    "raw": "raw pixels (0-255)",
-    "unit": "pixels / 255",
-    "deskew": "deskewed (moment-based), then pixels / 255",
-}
 
 
 class Preprocessor(TransformerMixin, BaseEstimator):
@@ -358,13 +354,15 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         return out
 
     def describe(self) -> str:
-        """One short human-readable line, e.g. ``"pixels / 255"``."""
+        """One short human-readable line: the mode's name in :mod:`lrcore.labels`, e.g.
+        ``"pixels / 255"``; standardization also says what its mean/std came from."""
         self._check_mode()
+        name = preprocess_label(self.mode)
         if self.mode != "standardize":
-            return _DESCRIPTIONS[self.mode]
+            return name
         n = getattr(self, "n_samples_seen_", 0)
         source = f"{n:,} training digits" if n else "the training digits"
-        return f"standardized (mean/std of {source})"
+        return f"{name} (mean/std of {source})"
 
     # -- persistence: plain arrays only, so a model file needs no pickle
 

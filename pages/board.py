@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lrcore import plots
 from lrcore.board import BoardError, NotTeacher
 from lrcore.board.charts import PENALTY_NAMES, board_chart, class_vs_mnist, tiles
 from lrcore.board.service import (
@@ -27,6 +26,8 @@ from lrcore.board.service import (
     join_query,
     settings_params,
 )
+from lrcore.figures.evaluation import confusion_heatmap
+from lrcore.figures.weights import weight_images
 from pages.board_ui import (
     BOARD_ERROR,
     CLASS,
@@ -307,7 +308,7 @@ def show_weights(ids: list[int]) -> None:
                 st.warning(f"Entry #{eid} cannot be shown: {md_escape(str(e))}")
                 continue
             st.markdown(f"**Weights of #{eid}**: {model_label(f'#{eid}', m)}")
-            st.plotly_chart(plots.weight_images(m.model.coef_, m.classes,
+            st.plotly_chart(weight_images(m.model.coef_, m.classes,
                                                 ncols=5 if len(ids) == 1 else 4),
                             width="stretch", key=f"board_weights_{eid}")
 
@@ -336,7 +337,7 @@ def class_digits(snap, token: str | None) -> None:
     default = snap.best_id if snap.best_id in ids else ids[-1]
     eid = st.selectbox("Confusion matrix on our digits of", ids, index=ids.index(default),
                        format_func=names.get, key="board_confusion_of")
-    st.plotly_chart(plots.confusion_heatmap(snap.confusions[eid], np.arange(10)),
+    st.plotly_chart(confusion_heatmap(snap.confusions[eid], np.arange(10)),
                     width="stretch", key="board_confusion")
 
 
@@ -377,22 +378,27 @@ def moderation(snap, token: str) -> None:
                            icon=":material/download:", on_click="ignore")
 
 
-st.header("Class board")
-take_link_in()
-if board_or_none() is None:
-    st.error("The class board is not available on this server: it needs a writable data "
-             "directory (LR_DATA_DIR) or a reachable database (LR_BOARD_DB).")
-    st.caption(md_escape(st.session_state.pop(BOARD_ERROR, "")))
-    st.stop()
-info = joined()
-if info is None:
-    st.write("Compare what everyone in the class found: publish your runs, add your own "
-             "handwriting, see whose model wins the teacher's challenge.")
-    show_flash()
-    start_or_join()
-else:
-    token = teacher_token()
-    class_header(info, token)
-    publish_box(info)
-    board_view(info.code, token)
-    watch(info.code)
+def run() -> None:
+    st.header("Class board")
+    take_link_in()
+    if board_or_none() is None:
+        st.error("The class board is not available on this server: it needs a writable data "
+                 "directory (LR_DATA_DIR) or a reachable database (LR_BOARD_DB).")
+        st.caption(md_escape(st.session_state.pop(BOARD_ERROR, "")))
+        return
+    info = joined()
+    if info is None:
+        st.write("Compare what everyone in the class found: publish your runs, add your own "
+                 "handwriting, see whose model wins the teacher's challenge.")
+        show_flash()
+        start_or_join()
+    else:
+        token = teacher_token()
+        class_header(info, token)
+        publish_box(info)
+        board_view(info.code, token)
+        watch(info.code)
+
+
+if __name__ == "__main__":  # Streamlit runs each page as __main__
+    run()

@@ -20,7 +20,9 @@ from threadpoolctl import threadpool_limits
 
 from lrcore.config import TrainConfig
 from lrcore.data import MnistData, load_mnist
+from lrcore import labels
 from lrcore.engine import Engine, EngineUnavailable, get_engine
+from lrcore.labels import config_label  # noqa: F401  (pages import it from here)
 from lrcore.modelcache import cached_model, recompute_metrics
 from lrcore.train import TrainedModel
 
@@ -299,15 +301,15 @@ def current_model() -> tuple[str, TrainedModel]:
 
 
 def model_label(rid: str, model: TrainedModel) -> str:
-    """Short human label, e.g. "run 2: L1, C=0.01, 5,000 digits"."""
-    head = "default model" if rid == DEFAULT_ID else rid
-    return f"{head}: {config_label(model.config)}"
+    """Short human label, e.g. "run 2: L1, C=0.01, 5,000 digits" (lrcore.labels')."""
+    return labels.model_label(labels.DEFAULT_MODEL_NAME if rid == DEFAULT_ID else rid,
+                              model.config)
 
 
 def accuracy_text(model: TrainedModel) -> str:
-    """ "test accuracy 0.919", or why there is none (a run rebuilt after a lost worker)."""
+    """ "test accuracy 91.90%", or why there is none (a run rebuilt after a lost worker)."""
     acc = model.summary.get("test_accuracy")
-    return "test metrics not computed" if acc is None else f"test accuracy {acc:.3f}"
+    return "test metrics not computed" if acc is None else f"test accuracy {labels.pct(acc)}"
 
 
 def sidebar(slot: Any = None) -> None:
@@ -369,13 +371,6 @@ def _training_status() -> None:
     st.button("Stop" if job.state == "running" else "Cancel", key="sidebar_training_stop",
               on_click=stop_session_job, icon=":material/stop:",
               help="Stops after the current iteration and keeps the model so far.")
-
-
-def config_label(cfg: TrainConfig) -> str:
-    """Short label of settings, e.g. "L1, C=0.01, 5,000 digits"."""
-    pen = {"l2": "L2", "l1": "L1", "elasticnet": "elastic-net", None: "no penalty"}[cfg.penalty]
-    C = "" if cfg.penalty is None else f", C={cfg.C:g}"
-    return f"{pen}{C}, {cfg.train_size:,} digits"
 
 
 # ----------------------------------------------------------------------------- polled jobs

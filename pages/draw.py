@@ -16,7 +16,9 @@ import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from lrcore.explain import digit_html, evidence_html, explain_digit, scores_html
+from lrcore.explain import explain_digit
+from lrcore.figures.draw import digit_html, evidence_html, scores_html
+from lrcore.labels import DEFAULT_MODEL_NAME, pct
 from lrcore.preprocess import canvas_to_mnist, naive_resize
 from lrcore.train import TrainedModel
 from pages.board_ui import drawing_panel
@@ -66,7 +68,7 @@ def model_picker() -> None:
     # Follow the current model when it was changed on another page.
     st.session_state["draw_model"] = current_id()
     st.selectbox("Model", ids, key="draw_model", on_change=_pick_model,
-                 format_func=lambda r: "default model" if r == DEFAULT_ID else r)
+                 format_func=lambda r: DEFAULT_MODEL_NAME if r == DEFAULT_ID else r)
 
 
 def results_html(image_png: bytes | None, model: TrainedModel,
@@ -127,7 +129,7 @@ def show_results(image_png: bytes | None, rid: str, model: TrainedModel, naive: 
     sidebar) repeats no work."""
     acc = model.summary.get("test_accuracy")
     st.caption(f"Scoring with **{model_label(rid, model)}**"
-               + (f" (test accuracy {acc:.3f})" if acc is not None else "")
+               + (f" (test accuracy {pct(acc)})" if acc is not None else "")
                + f"; preprocessing: {model.preprocessor.describe()}")
     key = (None if image_png is None else hashlib.blake2b(image_png, digest_size=16).digest(),
            rid, id(model), naive)
@@ -203,7 +205,12 @@ def drawing_area() -> None:
         drawing_panel(result.image_bytes)  # "add to my class's digits" (pages/board_ui.py)
 
 
-st.header("Draw a digit")
-# Outside the fragment: switching models reruns the whole app, so the sidebar follows.
-model_picker()
-drawing_area()
+def run() -> None:
+    st.header("Draw a digit")
+    # Outside the fragment: switching models reruns the whole app, so the sidebar follows.
+    model_picker()
+    drawing_area()
+
+
+if __name__ == "__main__":  # Streamlit runs each page as __main__
+    run()

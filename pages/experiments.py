@@ -28,13 +28,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lrcore import experiment_plots as xp
 from lrcore import experiments as ex
+from lrcore import labels
 from lrcore.config import MIN_TRAIN_SIZE, PREPROCESS_MODES
 from lrcore.data import MnistData
-from lrcore.experiments.inputs import (C_GRID, check_size, default_sizes, fmt_C, log_grid,
-                                       parse_C, parse_sizes)
-from lrcore.plots import weight_images
+from lrcore.experiments.inputs import (C_GRID, check_size, default_sizes, fmt_C, log_grid, parse_C,
+                                       parse_sizes)
+from lrcore.figures import experiments as xp
+from lrcore.figures.weights import weight_images
 from pages.common import (engine, engine_error, get_data, job_notice, job_queued,
                           job_stop_button, owner, require_app_shell, sentence)
 
@@ -48,9 +49,9 @@ CLICKED = "exp_clicked"  # section whose Run was clicked (set by the button's ca
 K_TABS = "exp_tabs"
 POLL_SECONDS = 0.5
 
-PREPROCESS_LABELS = {"raw": "raw pixels 0-255", "unit": "pixels / 255",
-                     "standardize": "standardized per pixel", "deskew": "deskewed, / 255"}
-PENALTY_LABELS = {"l2": "L2", "l1": "L1"}
+# The names are lrcore.labels' (one table for the whole app), in this page's order.
+PREPROCESS_LABELS = {m: labels.PREPROCESS[m] for m in ("raw", "unit", "standardize", "deskew")}
+PENALTY_LABELS = {p: labels.PENALTY[p] for p in ("l2", "l1")}
 STATUS_TEXT = {"complete": "finished", "cached": "finished earlier with these settings "
                "(from this session's cache)", "stopped": "stopped"}
 # The factory of each experiment's name (the name is what the engine is sent).

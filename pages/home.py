@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from lrcore.labels import pct
 from pages.common import default_model_status, get_data, require_app_shell
 
 require_app_shell()
@@ -36,7 +37,7 @@ def run() -> None:
              f"{data.n_test:,} test digits.")
     if model is not None:
         st.write(f"**Default model:** ready, test accuracy "
-                 f"{model.summary['test_accuracy']:.1%} "
+                 f"{pct(model.summary['test_accuracy'])} "
                  f"({model.config.train_size:,} training digits).")
     else:
         st.write("**Default model:** not trained yet; it is trained the first time a page "

@@ -2,7 +2,7 @@
 test digit under the current model.
 
 The numbers come from :mod:`lrcore.theory` (which calls the very loss function training
-minimizes) and the figures from :mod:`lrcore.experiment_plots`; this page only writes the
+minimizes) and the figures from :mod:`lrcore.figures.theory`; this page only writes the
 formulas and puts the numbers into them.
 """
 from __future__ import annotations
@@ -11,8 +11,9 @@ import math
 
 import streamlit as st
 
-from lrcore import experiment_plots as xp
-from lrcore.plots import digit_tiles
+from lrcore.figures.evaluation import digit_tiles
+from lrcore.figures.theory import gradient_images, logit_bars, proba_bars
+from lrcore.labels import fmt_loss, penalty_label
 from lrcore.theory import gradient_step, penalty_breakdown, sample_breakdown
 from pages.common import (
     THEORY_DIGIT,
@@ -76,7 +77,7 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
         st.latex(rf"z_{{{bd.classes[k_top]}}} = {bd.logits[k_top]:.2f}"
                  r"\ \text{is the largest}")
     with right:
-        st.plotly_chart(xp.logit_bars(bd.logits, bd.classes, label=y),
+        st.plotly_chart(logit_bars(bd.logits, bd.classes, label=y),
                         key="theory_logits", width="stretch")
 
     st.subheader("2 · Probabilities: softmax")
@@ -94,7 +95,7 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
         st.caption(f"Class {k_pred} gets the largest probability, so the model predicts "
                    f"{k_pred}" + (" (correct)." if k_pred == y else f"; the truth is {y}."))
     with right:
-        st.plotly_chart(xp.proba_bars(bd.proba, bd.classes, label=y),
+        st.plotly_chart(proba_bars(bd.proba, bd.classes, label=y),
                         key="theory_proba", width="stretch")
 
     st.subheader("3 · Loss: cross-entropy of the true class")
@@ -110,10 +111,11 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
     with right:
         st.latex(rf"\ell = -\log p_{{{y}}} = -\log\left({_prob(bd.proba[bd.label_index])}"
                  rf"\right) = {_num(bd.loss)}")
-        c1, c2, c3 = st.columns(3)
-        c1.metric("True class", str(y))
-        c2.metric(f"p(true = {y})", f"{bd.proba[bd.label_index]:.2%}")
-        c3.metric("Loss ℓ", f"{bd.loss:.4f}" if bd.loss >= 0.01 else f"{bd.loss:.2e}")
+        # A row that wraps, each number as wide as it needs (equal columns cut "99.43%").
+        row = st.container(horizontal=True, wrap=True, gap="small")
+        row.metric("True class", str(y), width="content")
+        row.metric(f"p(true = {y})", f"{bd.proba[bd.label_index]:.2%}", width="content")
+        row.metric("Loss ℓ", fmt_loss(bd.loss), width="content")
 
     st.subheader("4 · Gradient: how each weight should move")
     st.latex(r"\frac{\partial \ell}{\partial z_k} = p_k - y_k, \qquad "
@@ -128,7 +130,10 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
             "template), positive for the others in proportion to the probability they "
             "stole (descent *subtracts* the ink from them). Pixels without ink get no "
             "gradient, and because the $p_k$ add up to 1 the ten images sum to zero. "
-            "Each image's title gives its $p_k - y_k$.")
+            "Each image's title gives its $p_k - y_k$. The images show the step "
+            "$-\\partial\\ell/\\partial W$ itself, in the Weights page's colours: "
+            "**red = this step raises the weight** (more evidence for that class), "
+            "**blue = it lowers it**.")
     with right:
         st.latex(r"-\eta\,\frac{\partial \ell}{\partial W_{%s}} = "
                  r"\eta\,(1 - p_{%s})\,x^{\top}" % (y, y))
@@ -138,7 +143,7 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
             st.info("This digit is already classified confidently, so its gradient is "
                     "almost zero: it has little left to teach. Try **Next digit it gets "
                     "wrong** above.")
-    st.plotly_chart(xp.gradient_images(bd.grad, bd.classes, residual=bd.residual),
+    st.plotly_chart(gradient_images(bd.grad, bd.classes, residual=bd.residual),
                     key="theory_grad", width="stretch")
 
     st.markdown("**One gradient step on this digit alone**")
@@ -160,7 +165,7 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
             st.caption(f"With η = {eta:g} this digit's loss changes by "
                        f"{(step.loss - bd.loss) / bd.loss:+.1%}.")
     with right:
-        st.plotly_chart(xp.logit_bars(bd.logits, bd.classes, label=y, after=step.logits),
+        st.plotly_chart(logit_bars(bd.logits, bd.classes, label=y, after=step.logits),
                         key="theory_step", width="stretch")
 
 
@@ -187,14 +192,14 @@ def _sigmoid_sections(bd, model) -> None:
                                  "probabilities is shown beside it."))
         st.latex(rf"\ell = {_num(bd.loss)},\qquad -\log \hat p_y = {_num(bd.log_loss)}")
     with right:
-        st.plotly_chart(xp.logit_bars(bd.logits, bd.classes, label=bd.label),
+        st.plotly_chart(logit_bars(bd.logits, bd.classes, label=bd.label),
                         key="theory_logits", width="stretch")
-        st.plotly_chart(xp.proba_bars(bd.proba, bd.classes, label=bd.label),
+        st.plotly_chart(proba_bars(bd.proba, bd.classes, label=bd.label),
                         key="theory_proba", width="stretch")
     st.subheader("Gradient")
     st.latex(r"\frac{\partial \ell}{\partial W_k} = (\sigma(z_k) - y_k)\, x^{\top},\qquad "
              r"\frac{\partial \ell}{\partial b_k} = \sigma(z_k) - y_k")
-    st.plotly_chart(xp.gradient_images(bd.grad, bd.classes, residual=bd.residual),
+    st.plotly_chart(gradient_images(bd.grad, bd.classes, residual=bd.residual),
                     key="theory_grad", width="stretch")
 
 
@@ -219,7 +224,7 @@ def _penalty_section(model) -> None:
                         "minimized, and on separable data the weights can grow without "
                         "bound.")
         else:
-            name = {"l2": "L2", "l1": "L1", "elasticnet": "elastic-net"}[pb.penalty]
+            name = penalty_label(pb.penalty)
             st.markdown(f"This model: **{name}** penalty, $C = {pb.C:g}$, "
                         f"$r = {pb.l1_ratio:g}$, $n$ = {pb.n_train:,} training digits.")
             st.latex(rf"\lVert W\rVert_F^2 = {pb.l2_squared:.4g},\qquad "

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from lrcore import labels
 from lrcore.config import (
     C_MAX,
     C_MIN,
@@ -34,8 +35,8 @@ from lrcore.config import (
 )
 from lrcore.data import MnistData
 from lrcore.modelcache import recompute_metrics
-from lrcore.plots import RUN_METRICS as plots_metrics
-from lrcore.plots import objective_scale, runs_overlay, training_curves
+from lrcore.figures.training import RUN_METRICS as plots_metrics
+from lrcore.figures.training import objective_scale, runs_overlay, training_curves
 from lrcore.sample_predictions import predictions_html, sample_indices
 from lrcore.train import TrainedModel, WarmStart
 from pages.common import (
@@ -93,18 +94,13 @@ SELECTED_LAST = "train_selected_last"  # LAST_TRAINED when it was last selected 
 NOTICE = "train_notice"  # (kind, message) shown once after a rerun
 
 # ----------------------------------------------------------------------------- choices
-PENALTY_LABELS = {"l2": "L2", "l1": "L1", "elasticnet": "elastic-net", "none": "none"}
-MULTI_CLASS_LABELS = {"multinomial": "softmax", "ovr": "one-vs-rest"}
-PREPROCESS_LABELS = {
-    "unit": "pixels / 255",
-    "standardize": "standardize each pixel",
-    "deskew": "deskew, then / 255",
-    "raw": "raw pixels (0-255)",
-}
+# The names are lrcore.labels' (one table for the whole app).
+PENALTY_LABELS = labels.PENALTY
+MULTI_CLASS_LABELS = labels.CLASSES_MODE
+PREPROCESS_LABELS = labels.PREPROCESS
 STATUS_LABELS = {"converged": "converged", "max_iter": "hit max_iter",
                  "stalled": "stalled", "stopped": "stopped by the user"}
-# 1-2-5 steps per decade: a log scale whose every stop is a number people can say.
-C_GRID = tuple(float(f"{m}e{e}") for e in range(-4, 4) for m in (1, 2, 5)) + (1e4,)
+C_GRID = labels.C_GRID_TRAIN
 TOL_GRID = tuple(float(f"1e{e}") for e in range(-8, 0))
 # Playground-style speed: seconds per iteration at least (None = pause after each one).
 SPEEDS = {"step": ("Step by step", None), "slow": ("2 per second", 0.5),

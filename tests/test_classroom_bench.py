@@ -22,7 +22,7 @@ from bench.classroom import (
 
 
 def scores_markup(pred: str, ps: list[float]) -> str:
-    """Like lrcore.explain.scores_html: a prediction and one bar per class."""
+    """Like lrcore.figures.draw.scores_html: a prediction and one bar per class."""
     bars = "".join(f"<div class='bar' data-class='{i}' data-p='{p:.2f}' style='height:3px'>"
                    f"<span>{p:.0f}%</span></div>" for i, p in enumerate(ps))
     return (f"<div class='scores'><div><span class='prediction' style='font-size:4rem'>{pred}"

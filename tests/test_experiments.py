@@ -15,6 +15,7 @@ import pytest
 
 from lrcore import experiments as ex
 from lrcore.experiments import base as ex_base
+from lrcore.labels import pct
 
 SMALL = {
     "size": lambda d: ex.training_size_curve(d, sizes=(200, 500), max_iter=50),
@@ -197,7 +198,7 @@ def test_binary_detector_baseline_is_the_base_rate(mnist):
     assert base.model == "always no" and base.test_accuracy == pytest.approx(share)
     assert base.recall == 0 and base.f1 == 0
     assert det.test_accuracy > share and det.recall > 0.8
-    assert any(f"{share:.1%}" in note for note in res.notes)
+    assert any(pct(share) in note for note in res.notes)
 
 
 def test_model_comparison_says_when_it_subsamples(mnist):

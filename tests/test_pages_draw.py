@@ -69,7 +69,7 @@ def html_blocks(at: AppTest) -> list[str]:
 
 
 def scores(at: AppTest) -> list[str]:
-    """The score blocks (lrcore.explain.scores_html) on the page, in order: the HTML from
+    """The score blocks (lrcore.figures.draw.scores_html) on the page, in order: the HTML from
     each block's start to the next one's."""
     marker = "<div class='scores'>"
     return [marker + part for b in html_blocks(at) for part in b.split(marker)[1:]]

@@ -197,7 +197,8 @@ def _check_bin(t: pd.DataFrame, figs: dict, mnist) -> None:
 
 def _check_pre(t: pd.DataFrame, figs: dict, mnist) -> None:
     assert list(t.preprocess) == ["unit", "standardize"]
-    assert list(figs["exp_pre_acc"]["data"][0]["y"]) == ["unit", "standardize"]
+    # The chart names the modes as every page does, never by their codes.
+    assert list(figs["exp_pre_acc"]["data"][0]["y"]) == ["pixels / 255", "standardized per pixel"]
     assert list(arr(figs["exp_pre_iter"]["data"][0]["x"])) == list(t.n_iter)
     assert figs["exp_pre_time"]["layout"]["xaxis"]["type"] == "log"
 
@@ -570,6 +571,14 @@ def test_theory_gradient_step_moves_the_logits_against_the_error(small_models, m
     expected = z - 0.1 * (float(x[0] @ x[0]) + 1) * (p - e)
     np.testing.assert_allclose(arr(fig["data"][1]["y"]), expected, rtol=1e-4, atol=1e-4)
     assert any(c.startswith("With η = 0.1 this digit's loss changes by ") for c in captions(at))
+    # The gradient images show the step -dl/dW = -(p - y) x^T in the Weights page's colours:
+    # red (positive) = the step raises the weight, so the true class's image is red.
+    grad = figures(at)["theory_grad"]
+    k_true = int(mnist.y_test[8])
+    np.testing.assert_allclose(arr(grad["data"][k_true]["z"]).ravel(),
+                               -(p[k_true] - 1.0) * x[0], rtol=1e-4, atol=1e-6)
+    assert "raises w" in grad["data"][0]["colorbar"]["title"]["text"]
+    assert any("red = this step raises the weight" in m.value for m in at.markdown)
 
 
 def test_next_mistake_jumps_to_the_next_misclassified_digit(small_models, mnist):

@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lrcore.config import TrainConfig
+from lrcore.labels import pct
 from lrcore.train import train
 from pages.common import JOB
 from pages.common import LAST_TRAINED as LAST
@@ -371,7 +372,7 @@ def test_an_uploaded_files_claims_are_not_believed(at, small_models):
     assert at.dataframe[0].value["test accuracy"][0] == pytest.approx(acc)
     at.selectbox(key="train_run_select").set_value(rid).run()
     at.button(key="train_make_current").click().run()
-    assert any("test accuracy 1.5" not in m.value and f"{acc:.3f}" in m.value
+    assert any("test accuracy 1.5" not in m.value and f"test accuracy {pct(acc)}" in m.value
                for m in at.sidebar.markdown)
 
 

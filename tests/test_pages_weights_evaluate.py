@@ -1,8 +1,9 @@
 """The Weights and Evaluate pages through Streamlit's AppTest, on the genuine MNIST.
 
 A click on the confusion matrix needs a browser (plotly selections are JavaScript); here the
-selection is covered through its fallback selectboxes, and lrcore.plots.confusion_cell (which
-maps a clicked point back to its cell) is tested in tests/test_plots.py.
+selection is covered through its fallback selectboxes, and
+lrcore.figures.evaluation.confusion_cell (which maps a clicked point back to its cell) is
+tested in tests/test_figures_evaluation.py.
 """
 from __future__ import annotations
 
@@ -39,16 +40,28 @@ def heatmaps(fig: dict) -> list[dict]:
     return [t for t in fig["data"] if t["type"] == "heatmap"]
 
 
+def tiles(at: AppTest, block: str) -> list[dict] | None:
+    """The weight tiles (lrcore.figures.weights.weight_tiles_html) of the st.html block
+    ``<div id='block'>``, each {"class", "vmax"} in order; None if there is no such block."""
+    for el in at.get("html"):
+        body = el.proto.body
+        if body.startswith(f"<div id='{block}'>"):
+            return [{"class": c, "vmax": float(v)} for c, v in
+                    re.findall(r"<figure class='wtile' data-class='([^']*)' data-vmax='([^']+)'",
+                               body)]
+    return None
+
+
 # ----------------------------------------------------------------------------- weights
 
 
 def test_weights_page_shows_ten_images_and_toggle_changes_scale():
     at = open_page("pages/weights.py")
-    fig = figures(at)["weights_main"]
-    traces = heatmaps(fig)
-    assert len(traces) == 10
-    assert len({t["zmax"] for t in traces}) == 1  # one shared scale
-    assert all(t["zmin"] == -t["zmax"] and t["zmid"] == 0 for t in traces)
+    main = tiles(at, "weights_main")
+    assert [t["class"] for t in main] == [str(c) for c in range(10)]
+    assert len({t["vmax"] for t in main}) == 1  # one shared scale
+    block = next(el.proto.body for el in at.get("html") if "id='weights_main'" in el.proto.body)
+    assert block.count("class='colorbar'") == 1 and "red: evidence for the class" in block
     labels = [m.label for m in at.metric]
     assert "Weights exactly zero" in labels
     assert at.dataframe  # intercepts and weight statistics
@@ -56,9 +69,9 @@ def test_weights_page_shows_ten_images_and_toggle_changes_scale():
 
     at.toggle(key="weights_symmetric").set_value(False).run()
     assert not at.exception
-    traces = heatmaps(figures(at)["weights_main"])
-    assert len({t["zmax"] for t in traces}) == 10  # one scale per class
-    assert all(t["zmin"] == -t["zmax"] for t in traces)
+    per_class = tiles(at, "weights_main")
+    assert len({t["vmax"] for t in per_class}) == 10  # one scale per class
+    assert max(t["vmax"] for t in per_class) == pytest.approx(main[0]["vmax"], rel=1e-5)
 
 
 def test_weights_compare_needs_two_models():
@@ -83,6 +96,11 @@ def test_weights_compare_two_runs(l1_run):
     assert lay["coloraxis2"]["cmin"] == -lay["coloraxis2"]["cmax"]
     zero = {m.label: m.value for m in at.metric}
     assert "A: weights exactly zero" in zero and "B: weights exactly zero" in zero
+    # One set of units: accuracies in % with two decimals, differences in percentage points.
+    deltas = {m.label: m.proto.delta for m in at.metric}
+    assert deltas["B: weights exactly zero"].endswith(" percentage points")
+    assert re.fullmatch(r"\d+\.\d\d%", zero["B: test accuracy"])
+    assert re.fullmatch(r"[+-]\d+\.\d\d percentage points", deltas["B: test accuracy"])
 
     # Swap the order: the difference flips sign, the scale of A and B does not change.
     # Options are [default, run 1] (format_func labels them; AppTest selects by index).
@@ -108,19 +126,24 @@ def test_weights_snapshot_slider_steps_through_training(l1_run):
     iters = [int(i) for i in l1_run.snapshot_iters]
     assert slider.options == [str(i) for i in iters]
     assert slider.value == iters[-1]
-    final = heatmaps(figures(at)["weights_snapshot_chart"])
+    final = tiles(at, "weights_snapshot_chart")
+    assert len(final) == 10
+    assert final[0]["vmax"] == pytest.approx(float(np.abs(l1_run.snapshot_coef[-1]).max()),
+                                             rel=1e-5)
 
     slider.set_value(iters[0]).run()
     assert not at.exception
-    first = heatmaps(figures(at)["weights_snapshot_chart"])
-    assert first[0]["zmax"] == pytest.approx(float(np.abs(l1_run.snapshot_coef[0]).max()))
-    assert first[0]["zmax"] != final[0]["zmax"]
+    first = tiles(at, "weights_snapshot_chart")
+    assert first[0]["vmax"] == pytest.approx(float(np.abs(l1_run.snapshot_coef[0]).max()),
+                                             rel=1e-5)
+    assert first[0]["vmax"] != final[0]["vmax"]
     assert any(c.value.startswith(f"iteration {iters[0]} ·") for c in at.caption)
 
     # The final model's scale for every snapshot: the weights visibly grow.
     at.toggle(key="weights_snapshot_fixed").set_value(True).run()
-    fixed = heatmaps(figures(at)["weights_snapshot_chart"])
-    assert fixed[0]["zmax"] == pytest.approx(float(np.abs(l1_run.snapshot_coef[-1]).max()))
+    fixed = tiles(at, "weights_snapshot_chart")
+    assert fixed[0]["vmax"] == pytest.approx(float(np.abs(l1_run.snapshot_coef[-1]).max()),
+                                             rel=1e-5)
 
 
 def test_weights_page_binary_model(mnist):
@@ -130,7 +153,7 @@ def test_weights_page_binary_model(mnist):
     cfg = TrainConfig(train_size=100, test_size=100)
     binary = TrainedModel(model=est, preprocessor=pre, config=cfg)
     at = open_page("pages/weights.py", {RUNS: {"run 1": binary}, CURRENT: "run 1"})
-    assert len(heatmaps(figures(at)["weights_main"])) == 1
+    assert tiles(at, "weights_main") == [{"class": "8 vs 3", "vmax": 1.0}]
     assert any("no weight snapshots" in i.value for i in at.info)
     # Its classes do not match the default model's: compared as a warning, not a crash.
     assert any("cannot be compared" in w.value for w in at.warning)
@@ -150,6 +173,9 @@ def test_evaluate_metrics_table_and_charts():
                   "ROC AUC (macro)"):
         assert label in metrics
     assert 0.5 < float(metrics["Accuracy"].rstrip("%")) / 100 <= 1
+    for label in ("Accuracy", "Macro precision", "Macro recall", "Macro F1"):
+        assert re.fullmatch(r"\d+\.\d\d%", metrics[label])  # one unit on every page
+    assert re.search(r"test accuracy \d+\.\d\d%", " ".join(m.value for m in at.sidebar.markdown))
     table = at.dataframe[0].value
     assert list(table["class"]) == list(range(10))
     assert table["support"].sum() == 10_000  # the default model's canonical test set

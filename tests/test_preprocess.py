@@ -225,7 +225,7 @@ def test_from_state_without_sample_count():
     pre = Preprocessor("standardize").fit(random_pixels(20))
     state = {k: v for k, v in pre.get_state().items() if k != "n_samples"}
     back = Preprocessor.from_state("standardize", state)
-    assert back.describe() == "standardized (mean/std of the training digits)"
+    assert back.describe() == "standardized per pixel (mean/std of the training digits)"
     assert Preprocessor.from_state("unit", {}).transform(np.full((1, 784), 255)).max() == 1
 
 
@@ -252,11 +252,11 @@ def test_from_state_validates(mode, state, match):
 def test_describe():
     X = random_pixels(60)
     assert Preprocessor("unit").fit(X).describe() == "pixels / 255"
-    assert Preprocessor("raw").fit(X).describe() == "raw pixels (0-255)"
-    assert "deskew" in Preprocessor("deskew").fit(X).describe()
+    assert Preprocessor("raw").fit(X).describe() == "raw pixels 0-255"
+    assert Preprocessor("deskew").fit(X).describe() == "deskewed, / 255"
     assert (
         Preprocessor("standardize").fit(X).describe()
-        == "standardized (mean/std of 60 training digits)"
+        == "standardized per pixel (mean/std of 60 training digits)"
     )
 
 

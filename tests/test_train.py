@@ -17,7 +17,8 @@ from lrcore.train import Training, TrainedModel, WarmStart, snapshot_schedule, t
 
 def test_core_never_imports_streamlit():
     code = ("import lrcore, lrcore.data, lrcore.model, lrcore.train, lrcore.metrics, "
-            "lrcore.persist, lrcore.preprocess, lrcore.cli, lrcore.plots, lrcore.explain, sys; "
+            "lrcore.persist, lrcore.preprocess, lrcore.cli, lrcore.figures.weights, "
+            "lrcore.figures.evaluation, lrcore.figures.draw, lrcore.explain, lrcore.labels, sys; "
             "assert 'streamlit' not in sys.modules, 'lrcore imported streamlit'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -13,10 +13,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from lrcore.board.service import EntryRow
+from lrcore.labels import PENALTY
 
 PENALTY_COLOURS = {"l1": "#d62728", "l2": "#1f77b4", "elasticnet": "#9467bd",
                    "none": "#7f7f7f"}
-PENALTY_NAMES = {"l1": "L1", "l2": "L2", "elasticnet": "elastic-net", "none": "no penalty"}
+PENALTY_NAMES = PENALTY  # the names of lrcore.labels, as on every page
 
 
 def _hover(r: EntryRow) -> str:

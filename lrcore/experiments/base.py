@@ -23,6 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from lrcore.config import C_value, TrainConfig
 from lrcore.data import MnistData, select_subset
+from lrcore.labels import fmt_C
 from lrcore.model import SoftmaxRegression
 from lrcore.plain import json_safe
 from lrcore.preprocess import Preprocessor
@@ -326,7 +327,7 @@ def _n_iter(model: SoftmaxRegression) -> int:
 
 
 def _fmt_C(C: float) -> str:
-    return f"{C:.3g}"
+    return fmt_C(C, digits=3)  # a sweep's Cs (geomspace) need no more digits
 
 
 def _prepared(data: MnistData, train_size: int, preprocess: str, *, shuffle: bool = False,

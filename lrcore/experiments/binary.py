@@ -11,6 +11,7 @@ from lrcore.config import whole_number
 from lrcore.data import MnistData
 from lrcore.experiments.base import (Experiment, ExperimentProgress, _config, _data_params,
                                      _default_size, _fit, _fmt_C, _predict, _prepared, _Timer)
+from lrcore.labels import pct, preprocess_label
 from lrcore.model import SoftmaxRegression
 
 
@@ -29,11 +30,11 @@ def binary_detector(data: MnistData, digit: int = 1, *, train_size: int | None =
     params = {"digit": digit, "train_size": train_size, "C": cfg.C, "preprocess": preprocess,
               "max_iter": cfg.max_iter, **_data_params(data)}
     share = float(np.mean(data.y_test != digit))
-    notes = [f"{share:.1%} of the {data.n_test:,} test digits are not {digit}s, so a "
-             f"'detector' that always answers no is {share:.1%} accurate while finding none "
+    notes = [f"{pct(share)} of the {data.n_test:,} test digits are not {digit}s, so a "
+             f"'detector' that always answers no is {pct(share)} accurate while finding none "
              f"of the {digit}s (recall 0): accuracy alone hides that. Precision = share of "
              f"'yes' answers that are {digit}s; recall = share of {digit}s found.",
-             f"The detector is a single sigmoid (L2, C={_fmt_C(cfg.C)}, {preprocess}) trained "
+             f"The detector is a single sigmoid (L2, C={_fmt_C(cfg.C)}, {preprocess_label(preprocess)}) trained "
              f"on the first {train_size:,} training digits labelled {digit} / not {digit}."]
 
     def scores(name: str, pred: np.ndarray, truth: np.ndarray) -> dict:
@@ -46,21 +47,21 @@ def binary_detector(data: MnistData, digit: int = 1, *, train_size: int | None =
         X, y, Xt, yt, _ = _prepared(data, train_size, preprocess)
         y_bin, yt_bin = (y == digit).astype(np.int64), (yt == digit).astype(np.int64)
         row = scores("always no", np.zeros_like(yt_bin), yt_bin)
-        yield exp._point(f"always no: test accuracy {row['test_accuracy']:.3f}, recall 0", row)
+        yield exp._point(f"always no: test accuracy {pct(row['test_accuracy'])}, recall 0", row)
         model = SoftmaxRegression(**cfg.model_params())
         yield exp._progress(f"is it a {digit}? training")
         yield from _fit(exp, model, X, y_bin, f"is it a {digit}?", _Timer())
         pred, _ = _predict(model, Xt)
         row = scores("logistic detector", pred, yt_bin)
-        yield exp._point(f"logistic detector: test accuracy {row['test_accuracy']:.3f}, "
-                         f"precision {row['precision']:.3f}, recall {row['recall']:.3f}", row)
+        yield exp._point(f"logistic detector: test accuracy {pct(row['test_accuracy'])}, "
+                         f"precision {pct(row['precision'])}, recall {pct(row['recall'])}", row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         if len(t) < 2:
             return []
         det = t.iloc[1]
-        return [f"The detector is {det.test_accuracy:.2%} accurate: it finds {det.recall:.1%} "
-                f"of the {digit}s, and {det.precision:.1%} of its 'yes' answers are right "
+        return [f"The detector is {pct(det.test_accuracy)} accurate: it finds {pct(det.recall)} "
+                f"of the {digit}s, and {pct(det.precision)} of its 'yes' answers are right "
                 f"(F1 {det.f1:.3f}); the baseline's F1 is 0."]
 
     return Experiment("binary", params, 2,

@@ -11,6 +11,7 @@ from lrcore.data import MnistData
 from lrcore.experiments.base import (Experiment, ExperimentProgress, _accuracy, _config, _Cs,
                                      _data_params, _default_size, _fit, _fmt_C, _n_iter,
                                      _prepared, _Timer)
+from lrcore.labels import pct, penalty_label, preprocess_label
 from lrcore.metrics import sparsity
 from lrcore.model import SoftmaxRegression
 
@@ -53,7 +54,7 @@ def regularization_path(data: MnistData, Cs: Sequence[float] | None = None, *,
               "max_iter": cfg.max_iter, "tol": cfg.tol, "warm_start": bool(warm_start),
               **({"l1_ratio": cfg.l1_ratio} if "elasticnet" in pens else {}),
               **_data_params(data)}
-    notes = [f"Trained on the first {train_size:,} training digits ({preprocess}), tested on "
+    notes = [f"Trained on the first {train_size:,} training digits ({preprocess_label(preprocess)}), tested on "
              f"all {data.n_test:,} test digits. Small C = strong regularization."]
 
     def body(exp: Experiment) -> Iterator[ExperimentProgress]:
@@ -67,7 +68,7 @@ def regularization_path(data: MnistData, Cs: Sequence[float] | None = None, *,
                                       warm_start=bool(warm_start))
             for C in Cs:
                 model.set_params(C=C)
-                label = f"C={_fmt_C(C)} ({p.upper()})"
+                label = f"C={_fmt_C(C)} ({penalty_label(p)})"
                 yield exp._progress(f"{label}: training")
                 timer = _Timer()
                 yield from _fit(exp, model, X, y, label, timer)
@@ -79,21 +80,22 @@ def regularization_path(data: MnistData, Cs: Sequence[float] | None = None, *,
                 exp.models["classes"] = model.classes_
                 exp.models["coef"][i] = model.coef_.astype(np.float32)
                 exp.models["intercept"][i] = model.intercept_.astype(np.float32)
-                yield exp._point(f"{label}: test accuracy {row['test_accuracy']:.3f}, "
+                yield exp._point(f"{label}: test accuracy {pct(row['test_accuracy'])}, "
                                  f"{row['sparsity']:.0f}% zero weights", row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         out = []
         for p, g in t.groupby("penalty", sort=False):
             best = g.loc[g.test_accuracy.idxmax()]
-            out.append(f"{p.upper()}: best test accuracy {best.test_accuracy:.1%} at "
+            out.append(f"{penalty_label(p)}: best test accuracy {pct(best.test_accuracy)} at "
                        f"C={_fmt_C(best.C)}; from C={_fmt_C(g.C.iloc[0])} to "
                        f"C={_fmt_C(g.C.iloc[-1])} test accuracy goes "
-                       f"{g.test_accuracy.iloc[0]:.1%} -> {g.test_accuracy.iloc[-1]:.1%} and "
-                       f"train accuracy {g.train_accuracy.iloc[0]:.1%} -> "
-                       f"{g.train_accuracy.iloc[-1]:.1%}.")
+                       f"{pct(g.test_accuracy.iloc[0])} -> {pct(g.test_accuracy.iloc[-1])} and "
+                       f"train accuracy {pct(g.train_accuracy.iloc[0])} -> "
+                       f"{pct(g.train_accuracy.iloc[-1])}.")
             if p in ("l1", "elasticnet"):
-                out.append(f"{p.upper()} zeroes weights: {g.sparsity.iloc[0]:.0f}% of them are "
+                out.append(f"{penalty_label(p)} zeroes weights: {g.sparsity.iloc[0]:.0f}% of "
+                           "them are "
                            f"exactly 0 at C={_fmt_C(g.C.iloc[0])}, {g.sparsity.iloc[-1]:.0f}% "
                            f"at C={_fmt_C(g.C.iloc[-1])}.")
         l2 = t[t.penalty == "l2"]

@@ -14,6 +14,7 @@ from lrcore.data import MnistData
 from lrcore.experiments.base import (Experiment, ExperimentProgress, _accuracy, _config, _Cs,
                                      _data_params, _default_size, _fit, _fmt_C, _prepared,
                                      _sklearn_fit, _Timer)
+from lrcore.labels import pct, pct_points, preprocess_label
 from lrcore.model import SoftmaxRegression
 
 MAX_FOLDS = 20
@@ -86,7 +87,7 @@ def cross_validate_C(data: MnistData, Cs: Sequence[float] | None = None, *, fold
     fold_cols = [f"fold_{k + 1}" for k in range(folds)]
     notes = [f"{folds}-fold stratified cross-validation (shuffled, seed {seed}) on the first "
              f"{train_size:,} training digits; the test digits are used only once, to score "
-             f"the refitted best C. Preprocessing ({preprocess}) fitted once on all "
+             f"the refitted best C. Preprocessing ({preprocess_label(preprocess)}) fitted once on all "
              f"{train_size:,} training digits, the same features for us and for scikit-learn."]
 
     def body(exp: Experiment) -> Iterator[ExperimentProgress]:
@@ -108,13 +109,13 @@ def cross_validate_C(data: MnistData, Cs: Sequence[float] | None = None, *, fold
                 yield from _fit(exp, m, X[tr], y[tr], label, _Timer())
                 scores.append(_accuracy(m, X[va], y[va]))
                 if k < folds - 1:  # the last fold's point is the row below
-                    yield exp._point(f"{label}: validation accuracy {scores[-1]:.3f}")
+                    yield exp._point(f"{label}: validation accuracy {pct(scores[-1])}")
             row = {"C": C, "mean_accuracy": float(np.mean(scores)),
                    "std_accuracy": float(np.std(scores)),
                    **{c: s for c, s in zip(fold_cols, scores)},
                    "sklearn_mean_accuracy": math.nan}
             yield exp._point(f"C={_fmt_C(C)}: mean validation accuracy "
-                             f"{row['mean_accuracy']:.3f} ± {row['std_accuracy']:.3f}", row)
+                             f"{pct(row['mean_accuracy'])} ± {pct(row['std_accuracy'])}", row)
 
         means = np.array([r["mean_accuracy"] for r in exp.rows])
         best = int(np.argmax(means))  # first maximum = smallest C, as LogisticRegressionCV
@@ -125,7 +126,7 @@ def cross_validate_C(data: MnistData, Cs: Sequence[float] | None = None, *, fold
         yield from _fit(exp, final, X, y, f"refit C={_fmt_C(best_C)}", _Timer())
         summary["test_accuracy_of_refit"] = _accuracy(final, Xt, yt)
         yield exp._point(f"best C={_fmt_C(best_C)}: test accuracy "
-                         f"{summary['test_accuracy_of_refit']:.3f}")
+                         f"{pct(summary['test_accuracy_of_refit'])}")
 
         if compare_sklearn:
             yield exp._progress("scikit-learn LogisticRegressionCV on the same Cs and folds "
@@ -150,23 +151,25 @@ def cross_validate_C(data: MnistData, Cs: Sequence[float] | None = None, *, fold
         out = []
         if "best_C" in s:
             out.append(f"Best C = {_fmt_C(s['best_C'])}: mean validation accuracy "
-                       f"{s['best_mean_accuracy']:.2%} over {folds} folds.")
+                       f"{pct(s['best_mean_accuracy'])} over {folds} folds.")
         if "test_accuracy_of_refit" in s:
             out.append(f"Refitted with C={_fmt_C(s['best_C'])} on all {train_size:,} training "
-                       f"digits: test accuracy {s['test_accuracy_of_refit']:.2%}.")
+                       f"digits: test accuracy {pct(s['test_accuracy_of_refit'])}.")
         if "sklearn_best_C" in s:
             solver = "saga" if p == "l1" else "lbfgs"
             if s["same_choice"]:
                 out.append(f"scikit-learn's LogisticRegressionCV ({solver}, same Cs, same "
                            f"folds, scoring='accuracy') picks the same C="
                            f"{_fmt_C(s['sklearn_best_C'])}; its mean fold accuracies differ "
-                           f"from ours by at most {s['max_accuracy_difference']:.4f} (different "
+                           "from ours by at most "
+                           f"{pct_points(s['max_accuracy_difference'], signed=False)} (different "
                            "solvers stop at slightly different points).")
             else:
                 out.append(f"scikit-learn's LogisticRegressionCV ({solver}, same Cs and folds) "
                            f"picks C={_fmt_C(s['sklearn_best_C'])}, ours C="
                            f"{_fmt_C(s['best_C'])}: the mean accuracies differ by at most "
-                           f"{s['max_accuracy_difference']:.4f}, so the top Cs are within "
+                           f"{pct_points(s['max_accuracy_difference'], signed=False)}, so the "
+                           "top Cs are within "
                            "solver tolerance of each other; either choice is as good.")
         return out
 

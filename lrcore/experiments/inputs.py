@@ -13,16 +13,19 @@ from typing import Any
 import numpy as np
 
 from lrcore.config import C_MAX, C_MIN, MIN_TRAIN_SIZE
+from lrcore.labels import C_GRID_SWEEP
+from lrcore.labels import fmt_C as _fmt_C
 
 __all__ = ["C_GRID", "check_size", "default_sizes", "fmt_C", "log_grid", "parse_C",
            "parse_sizes"]
 
-# 1-3 steps per decade: a log scale whose stops are numbers people can say.
-C_GRID = [round(m * 10.0 ** e, 10) for e in range(-5, 4) for m in (1, 3)][:-1]
+# The sweep's stops: lrcore.labels' (one definition for the app).
+C_GRID = list(C_GRID_SWEEP)
 
 
 def fmt_C(c: float) -> str:
-    return f"{c:g}"
+    """A C on the sweep's slider (lrcore.labels.fmt_C)."""
+    return _fmt_C(c)
 
 
 def parse_C(text: Any, name: str = "C") -> tuple[float | None, str | None]:

@@ -11,6 +11,7 @@ from lrcore.data import MnistData
 from lrcore.experiments.base import (Experiment, ExperimentProgress, _config,
                                      _data_params, _default_size, _fit, 
                                      _predict, _prepared, _sklearn_fit, _Timer)
+from lrcore.labels import pct
 from lrcore.model import SoftmaxRegression
 
 
@@ -77,16 +78,16 @@ def model_comparison(data: MnistData, *, train_size: int | None = None,
                     f"(max_slow_train={max_slow_train:,}): its training time grows roughly with the "
                     f"square of the number of digits, so all {data.n_train:,} would take "
                     f"~{_duration(full)} here (it took {fit_s:.1f} s on {n:,}).")
-            yield exp._point(f"{name}: test accuracy {row['test_accuracy']:.3f} "
+            yield exp._point(f"{name}: test accuracy {pct(row['test_accuracy'])} "
                              f"(fit {fit_s:.1f} s, predict {pred_s:.1f} s)", row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         best = t.loc[t.test_accuracy.idxmax()]
         ours = t[t.model.str.contains("ours")]
-        out = [f"Most accurate here: {best.model} ({best.test_accuracy:.2%})."]
+        out = [f"Most accurate here: {best.model} ({pct(best.test_accuracy)})."]
         if len(ours):
             o = ours.iloc[0]
-            out.append(f"Softmax regression: {o.test_accuracy:.2%}, predicting "
+            out.append(f"Softmax regression: {pct(o.test_accuracy)}, predicting "
                        f"{exp.params['test_size']:,} digits in {o.predict_seconds:.3f} s: one "
                        "matrix product, where k-NN compares every test digit with every "
                        "training digit.")

@@ -11,6 +11,7 @@ from lrcore.data import MnistData
 from lrcore.experiments.base import (Experiment, ExperimentProgress, _accuracy, _compute,
                                      _config, _data_params, _default_size, _fit, _fmt_C,
                                      _n_iter, _prepared, _Timer)
+from lrcore.labels import fmt_loss, pct, pct_points, preprocess_label
 from lrcore.model import SoftmaxRegression
 
 
@@ -28,7 +29,7 @@ def softmax_vs_ovr(data: MnistData, *, train_size: int | None = None, C: float =
     cfg = _config(data, C=C, preprocess=preprocess, train_size=train_size, max_iter=max_iter)
     params = {"train_size": train_size, "C": cfg.C, "preprocess": preprocess,
               "max_iter": cfg.max_iter, **_data_params(data)}
-    notes = [f"Both trained on the first {train_size:,} training digits ({preprocess}, L2, "
+    notes = [f"Both trained on the first {train_size:,} training digits ({preprocess_label(preprocess)}, L2, "
              f"C={_fmt_C(cfg.C)}), tested on all {data.n_test:,} test digits. Our one-vs-rest "
              "fits its ten sigmoids in one joint optimization, so n_iter counts them "
              "together; its probabilities are the ten sigmoids rescaled to sum to 1, as "
@@ -48,21 +49,22 @@ def softmax_vs_ovr(data: MnistData, *, train_size: int | None = None, C: float =
                    "test_log_loss": float(skm.log_loss(yt, proba, labels=model.classes_)),
                    "fit_seconds": timer.seconds, "n_iter": _n_iter(model),
                    "converged": bool(model.converged_)}
-            yield exp._point(f"{method}: test accuracy {row['test_accuracy']:.3f}, log-loss "
-                             f"{row['test_log_loss']:.3f}", row)
+            yield exp._point(f"{method}: test accuracy {pct(row['test_accuracy'])}, log-loss "
+                             f"{fmt_loss(row['test_log_loss'])}", row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         if len(t) < 2:
             return []
         sm, ovr = t.iloc[0], t.iloc[1]
-        d = 100 * (sm.test_accuracy - ovr.test_accuracy)
+        d = sm.test_accuracy - ovr.test_accuracy
         lead = ("softmax is ahead by" if d > 0 else "one-vs-rest is ahead by" if d < 0
                 else "they tie:")
-        out = [f"Test accuracy: softmax {sm.test_accuracy:.2%}, one-vs-rest "
-               f"{ovr.test_accuracy:.2%} ({lead} {abs(d):.2f} points)."]
+        out = [f"Test accuracy: softmax {pct(sm.test_accuracy)}, one-vs-rest "
+               f"{pct(ovr.test_accuracy)} ({lead} {pct_points(abs(d), signed=False)})."]
         better = "softmax" if sm.test_log_loss < ovr.test_log_loss else "one-vs-rest"
         out.append(f"Test log-loss (how good the probabilities are, lower is better): softmax "
-                   f"{sm.test_log_loss:.3f}, one-vs-rest {ovr.test_log_loss:.3f}; {better} "
+                   f"{fmt_loss(sm.test_log_loss)}, one-vs-rest {fmt_loss(ovr.test_log_loss)}; "
+                   f"{better} "
                    "gives the better-calibrated probabilities. The softmax is trained on "
                    "exactly this loss; one-vs-rest is trained on ten separate yes/no losses.")
         return out

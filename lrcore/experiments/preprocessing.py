@@ -11,6 +11,7 @@ from lrcore.data import MnistData
 from lrcore.experiments.base import (Experiment, ExperimentProgress, _accuracy, _config,
                                      _data_params, _default_size, _fit, _fmt_C, _n_iter,
                                      _prepared, _Timer)
+from lrcore.labels import pct, pct_points, preprocess_label
 from lrcore.model import SoftmaxRegression
 
 
@@ -38,12 +39,13 @@ def preprocessing_comparison(data: MnistData,
               **_data_params(data)}
     notes = [f"L2 softmax, C={_fmt_C(cfg.C)}, max_iter={cfg.max_iter}, on the first "
              f"{train_size:,} training digits; tested on all {data.n_test:,} test digits. "
-             "raw = 0-255 pixels, unit = /255, standardize = per-pixel mean 0 / std 1, "
-             "deskew = straighten each slanted digit, then /255."]
+             f"{preprocess_label('raw')}: as they are; {preprocess_label('unit')}; "
+             f"{preprocess_label('standardize')}: mean 0 / std 1 per pixel; "
+             f"{preprocess_label('deskew')}: each slanted digit straightened, then / 255."]
 
     def body(exp: Experiment) -> Iterator[ExperimentProgress]:
         for m in modes:
-            yield exp._progress(f"{m}: preparing pixels")
+            yield exp._progress(f"{preprocess_label(m)}: preparing pixels")
             X, y, Xt, yt, _ = _prepared(data, train_size, m)
             model = SoftmaxRegression(**cfg.model_params())
             timer = _Timer()
@@ -51,32 +53,38 @@ def preprocessing_comparison(data: MnistData,
             row = {"preprocess": m, "test_accuracy": _accuracy(model, Xt, yt),
                    "train_accuracy": _accuracy(model, X, y), "n_iter": _n_iter(model),
                    "fit_seconds": timer.seconds, "converged": bool(model.converged_)}
-            yield exp._point(f"{m}: test accuracy {row['test_accuracy']:.3f} after "
+            yield exp._point(f"{preprocess_label(m)}: test accuracy "
+                             f"{pct(row['test_accuracy'])} after "
                              f"{row['n_iter']} iterations", row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         best = t.loc[t.test_accuracy.idxmax()]
-        out = [f"Best: {best.preprocess} with {best.test_accuracy:.2%} test accuracy."]
+        out = [f"Best: {preprocess_label(best.preprocess)} with {pct(best.test_accuracy)} "
+               "test accuracy."]
         by = t.set_index("preprocess")
         if "deskew" in by.index and "unit" in by.index:
-            d = 100 * (by.test_accuracy["deskew"] - by.test_accuracy["unit"])
-            out.append(f"Deskewing changes test accuracy by {d:+.2f} points against plain /255: "
+            d = by.test_accuracy["deskew"] - by.test_accuracy["unit"]
+            out.append(f"Deskewing changes test accuracy by {pct_points(d)} against "
+                       f"{preprocess_label('unit')}: "
                        "a linear model cannot straighten a slanted digit itself.")
         if "raw" in by.index:
             r = by.loc["raw"]
             if not r.converged:
-                out.append(f"raw 0-255 pixels did not converge in {int(r.n_iter)} iterations "
-                           f"(test accuracy {r.test_accuracy:.2%}): pixels 255x larger make "
+                out.append(f"{preprocess_label('raw')} did not converge in {int(r.n_iter)} "
+                           "iterations "
+                           f"(test accuracy {pct(r.test_accuracy)}): pixels 255x larger make "
                            "the same C a far weaker penalty and the problem badly "
                            "conditioned, so the optimizer crawls.")
             else:
-                out.append(f"raw 0-255 pixels: {r.test_accuracy:.2%} after {int(r.n_iter)} "
+                out.append(f"{preprocess_label('raw')}: {pct(r.test_accuracy)} after "
+                           f"{int(r.n_iter)} "
                            "iterations. Pixels 255x larger make the same C a far weaker "
                            "penalty (like C x 65,025 on /255 pixels), so the model is "
                            "barely regularized.")
         slow = [m for m in by.index if m != "raw" and not by.converged[m]]
         if slow:
-            out.append(f"Not converged within max_iter={max_iter}: {', '.join(slow)}.")
+            out.append(f"Not converged within max_iter={max_iter}: "
+                       f"{', '.join(preprocess_label(m) for m in slow)}.")
         return out
 
     return Experiment("preprocess", params, len(modes),

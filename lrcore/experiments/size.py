@@ -10,6 +10,7 @@ from lrcore.config import MIN_TRAIN_SIZE, whole_number
 from lrcore.data import MnistData
 from lrcore.experiments.base import (Experiment, ExperimentProgress, _accuracy, _config,
                                      _data_params, _fit, _fmt_C, _n_iter, _prepared, _Timer)
+from lrcore.labels import pct, pct_points, penalty_label, preprocess_label
 from lrcore.model import SoftmaxRegression
 
 
@@ -48,8 +49,9 @@ def training_size_curve(data: MnistData, sizes: Sequence[int] = (500, 1000, 2000
                      f"only {data.n_train:,} training digits.")
     notes.append(f"Each size is a random subset (seed {seed}) of the {data.n_train:,} training "
                  "digits, and each subset contains the smaller ones; test accuracy is on all "
-                 f"{data.n_test:,} test digits. Preprocessing: {preprocess}; penalty "
-                 f"{cfg.penalty or 'none'}, C={_fmt_C(cfg.C)}.")
+                 f"{data.n_test:,} test digits. Preprocessing: "
+                 f"{preprocess_label(preprocess)}; penalty "
+                 f"{penalty_label(cfg.penalty)}, C={_fmt_C(cfg.C)}.")
     params = {"sizes": kept, "penalty": cfg.penalty or "none", "C": cfg.C,
               "preprocess": preprocess, "max_iter": cfg.max_iter, "seed": seed,
               **_data_params(data)}
@@ -64,20 +66,20 @@ def training_size_curve(data: MnistData, sizes: Sequence[int] = (500, 1000, 2000
             row = {"train_size": n, "train_accuracy": _accuracy(model, X, y),
                    "test_accuracy": _accuracy(model, Xt, yt), "fit_seconds": timer.seconds,
                    "n_iter": _n_iter(model), "converged": bool(model.converged_)}
-            yield exp._point(f"{n:,} digits: test accuracy {row['test_accuracy']:.3f} "
-                             f"(train {row['train_accuracy']:.3f})", row)
+            yield exp._point(f"{n:,} digits: test accuracy {pct(row['test_accuracy'])} "
+                             f"(train {pct(row['train_accuracy'])})", row)
 
     def findings(exp: Experiment, t: pd.DataFrame) -> list[str]:
         first, last = t.iloc[0], t.iloc[-1]
         out = [f"With {first.train_size:,} training digits: test accuracy "
-               f"{first.test_accuracy:.1%}, train accuracy {first.train_accuracy:.1%}."]
+               f"{pct(first.test_accuracy)}, train accuracy {pct(first.train_accuracy)}."]
         if len(t) > 1:
-            gap0 = 100 * (first.train_accuracy - first.test_accuracy)
-            gap1 = 100 * (last.train_accuracy - last.test_accuracy)
-            out.append(f"With {last.train_size:,}: test accuracy {last.test_accuracy:.1%} "
-                       f"({100 * (last.test_accuracy - first.test_accuracy):+.1f} points); the "
-                       f"gap between train and test accuracy went from {gap0:.1f} to "
-                       f"{gap1:.1f} points."
+            gap0 = first.train_accuracy - first.test_accuracy
+            gap1 = last.train_accuracy - last.test_accuracy
+            out.append(f"With {last.train_size:,}: test accuracy {pct(last.test_accuracy)} "
+                       f"({pct_points(last.test_accuracy - first.test_accuracy)}); the "
+                       f"gap between train and test accuracy went from "
+                       f"{pct_points(gap0, signed=False)} to {pct_points(gap1, signed=False)}."
                        + (" More data shrinks overfitting; what remains of the gap, and where "
                           "the test curve levels off, is the limit of a linear model."
                           if gap1 < gap0 else ""))

@@ -173,20 +173,43 @@ def test_stop_keeps_a_usable_model(page):
 
 def test_weight_images_render(page):
     open_page(page, "/weights", "What the model learned")
-    chart = page.locator(".st-key-weights_main")
-    images = chart.locator("g.hm image")
-    images.nth(9).wait_for(timeout=TIMEOUT_MS)  # one heatmap image per digit
-    assert images.count() == 10
-    for img in images.all():
+    tiles = page.locator("#weights_main figure.wtile")
+    tiles.nth(9).wait_for(timeout=TIMEOUT_MS)  # one tile per digit
+    assert tiles.count() == 10
+    for tile in tiles.all():
+        img = tile.locator("img")
         box = img.bounding_box()
-        assert box["width"] > 50 and box["height"] > 50
-        assert (img.get_attribute("href") or "").startswith("data:image/png")
-    titles = {t.text_content() for t in chart.locator("text").all()}
+        assert box["width"] > 50 and box["height"] == pytest.approx(box["width"], abs=1)
+        assert (img.get_attribute("src") or "").startswith("data:image/png")
+    titles = {t.text_content().strip() for t in page.locator("#weights_main figcaption").all()}
     assert {f"class {d}" for d in range(10)} <= titles
     # The snapshots of the weights during training render too.
-    page.locator(".st-key-weights_snapshot_chart g.hm image").nth(9).wait_for(
+    page.locator("#weights_snapshot_chart figure.wtile img").nth(9).wait_for(
         timeout=TIMEOUT_MS)
     assert_no_error(page)
+
+
+@pytest.mark.parametrize("width, height", [(390, 844), (1024, 768)])
+def test_weight_tiles_are_readable_on_a_phone(browser, base_url, width, height):
+    """The ten weight images wrap instead of shrinking: on a 390 px phone every tile is at
+    least 100 px wide (a 28x28 image at 3.5 px per weight) and inside the screen."""
+    page = browser.new_page(base_url=base_url, viewport={"width": width, "height": height})
+    try:
+        open_page(page, "/weights", "What the model learned", MODEL_TIMEOUT_MS)
+        imgs = page.locator("#weights_main figure.wtile img")
+        imgs.nth(9).wait_for(timeout=TIMEOUT_MS)
+        boxes = [img.bounding_box() for img in imgs.all()]
+        assert len(boxes) == 10
+        for box in boxes:
+            assert box["width"] >= 100, box
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, box
+        rows = len({round(b["y"]) for b in boxes})
+        assert rows == (4 if width < 500 else 2)  # 3 a row on the phone, 5 on a projector
+        bar = page.locator("#weights_main .colorbar").bounding_box()
+        assert bar["x"] >= 0 and bar["x"] + bar["width"] <= width + 1
+        assert_no_error(page)
+    finally:
+        page.close()
 
 
 def test_clicking_a_confusion_cell_shows_its_digits(page):

@@ -1,11 +1,9 @@
-"""Figures for the Experiments and Theory pages, built from result tables and plain arrays.
+"""Figures of the Experiments page, built from result tables.
 
-Like :mod:`lrcore.plots` (whose colours and conventions these share), building a figure is
-core logic: the functions take the :class:`pandas.DataFrame` of an
-:class:`lrcore.experiments.ExperimentResult` (or the arrays of
-:class:`lrcore.theory.SampleBreakdown`) and return a ``plotly.graph_objects.Figure``; the
-pages only hand it to Streamlit. Every figure accepts a partial table (an experiment
-stopped after a few rows, even none) and still draws its axes.
+The functions take the :class:`pandas.DataFrame` of an
+:class:`lrcore.experiments.ExperimentResult` and return a ``plotly.graph_objects.Figure``.
+Every figure accepts a partial table (an experiment stopped after a few rows, even none)
+and still draws its axes.
 
 Choices:
 
@@ -14,7 +12,7 @@ Choices:
   about ratios. Each dot carries its value as text.
 * Times span orders of magnitude (a linear model predicts in milliseconds, kNN in
   seconds), so time axes are logarithmic.
-* Layouts are plain dicts (two panels side by side by axis domains), as in lrcore.plots.
+* Two panels side by side are laid out by axis domains.
 """
 from __future__ import annotations
 
@@ -26,52 +24,21 @@ import pandas as pd
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 
-from lrcore.plots import TEST_COLOR, TRAIN_COLOR, WEIGHT_COLORSCALE
+from lrcore.figures.style import PENALTY_COLORS, TEST_COLOR, TRAIN_COLOR, axis, base_layout
+from lrcore.labels import PENALTY, PREPROCESS, penalty_label
 
-__all__ = [
-    "PENALTY_COLORS",
-    "size_curve",
-    "regularization_path",
-    "cv_curve",
-    "dot_comparison",
-    "time_bars",
-    "logit_bars",
-    "proba_bars",
-    "gradient_images",
-    "point_row",
-]
+__all__ = ["size_curve", "regularization_path", "point_row", "cv_curve", "dot_comparison",
+           "time_bars"]
 
-_FONT = dict(size=13)
-# L1 and L2 on the same axes: one colour per penalty, solid = test, dotted = train.
-PENALTY_COLORS = {"l1": "#d62728", "l2": "#1f77b4", "elasticnet": "#9467bd", "none": "#7f7f7f"}
-_LEFT = [0.0, 0.56]
+# Two panels side by side. The right panel's y axis (ticks and title) is on its right
+# side, outside the plot: in the gap between the panels its title overlapped the left
+# panel on a 1024 px screen with the sidebar open.
+_LEFT = [0.0, 0.58]
 _RIGHT = [0.68, 1.0]
-
-
-def _base_layout(height: int = 420, **extra: Any) -> dict:
-    layout = dict(height=height, margin=dict(l=60, r=20, t=50, b=60), font=_FONT,
-                  legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0.0),
-                  plot_bgcolor="white", hovermode="closest")
-    layout.update(extra)
-    return layout
-
-
-def _axis(title: str, *, log: bool = False, domain: list[float] | None = None,
-          anchor: str | None = None, fmt: str | None = None, rng: list[float] | None = None
-          ) -> dict:
-    ax: dict[str, Any] = dict(title=dict(text=title), showgrid=True, gridcolor="#e5e5e5",
-                              zeroline=False, linecolor="#999", mirror=True)
-    if log:
-        ax["type"] = "log"
-    if domain is not None:
-        ax["domain"] = domain
-    if anchor is not None:
-        ax["anchor"] = anchor
-    if fmt is not None:
-        ax["tickformat"] = fmt
-    if rng is not None:
-        ax["range"] = rng
-    return ax
+# x titles on two lines: on a phone each panel is ~150 px wide and two one-line titles
+# centred under them ran into each other.
+_SIZE_TITLE = "training digits<br>(log scale)"
+_C_TITLE = "C (log scale)<br>→ weaker penalty"
 
 
 def _count_label(n: float) -> str:
@@ -108,13 +75,23 @@ def _accuracy_range(values: ArrayLike, pad: float = 0.01) -> list[float] | None:
     return [max(0.0, lo - 0.15 * span - pad), min(1.0 + pad / 2, hi + 0.15 * span + pad)]
 
 
+# Result columns holding internal codes: shown by their names in lrcore.labels.
+_CATEGORY_NAMES = {"preprocess": PREPROCESS, "penalty": PENALTY}
+
+
+def _categories(table: pd.DataFrame, category: str) -> list[str]:
+    """The row names of a category column, codes ("unit") turned into names ("pixels / 255")."""
+    names = _CATEGORY_NAMES.get(category, {})
+    return [names.get(str(c), str(c)) for c in _col(table, category)]
+
+
 def _col(table: pd.DataFrame, name: str) -> np.ndarray:
     if name in table.columns:
         return table[name].to_numpy()
     return np.zeros(0)
 
 
-# ----------------------------------------------------------------------------- experiments
+# ---------------------------------------------------------------------- figures
 
 
 def size_curve(table: pd.DataFrame) -> go.Figure:
@@ -140,13 +117,13 @@ def size_curve(table: pd.DataFrame) -> go.Figure:
                    hovertemplate="%{x:,} digits: %{y:.2f} s<extra></extra>"),
     ]
     acc = np.concatenate([_col(t, "train_accuracy"), _col(t, "test_accuracy")])
-    layout = _base_layout(
-        xaxis={**_axis("training digits (log scale)", log=True, domain=_LEFT, anchor="y"),
+    layout = base_layout(
+        xaxis={**axis(_SIZE_TITLE, log=True, domain=_LEFT, anchor="y"),
                **_log_ticks(n, _count_label)},
-        yaxis=_axis("accuracy", fmt=".0%", anchor="x", rng=_accuracy_range(acc)),
-        xaxis2={**_axis("training digits (log scale)", log=True, domain=_RIGHT, anchor="y2"),
+        yaxis=axis("accuracy", fmt=".0%", anchor="x", rng=_accuracy_range(acc)),
+        xaxis2={**axis(_SIZE_TITLE, log=True, domain=_RIGHT, anchor="y2"),
                 **_log_ticks(n, _count_label)},
-        yaxis2={**_axis("fit time, seconds (log scale)", log=True, anchor="x2"),
+        yaxis2={**axis("fit time, seconds (log scale)", log=True, anchor="x2"), "side": "right",
                 **_log_ticks(_col(t, "fit_seconds"), lambda x: f"{x:.2g}", max_ticks=0)},
     )
     return go.Figure(data=traces, layout=layout)
@@ -176,7 +153,7 @@ def regularization_path(table: pd.DataFrame) -> go.Figure:
         rows = rows[np.argsort(t.loc[rows, "C"].to_numpy(dtype=float), kind="stable")]
         sub = t.loc[rows]
         color = PENALTY_COLORS.get(pen.lower(), "#333")
-        label = pen.upper()
+        label = penalty_label(pen)
         for split, dash in (("test", "solid"), ("train", "dot")):
             traces.append(go.Scatter(
                 x=sub["C"], y=sub[f"{split}_accuracy"], customdata=rows,
@@ -192,14 +169,14 @@ def regularization_path(table: pd.DataFrame) -> go.Figure:
             hovertemplate=f"{label}, C=%{{x:.3g}}: %{{y:.1f}}% of the weights are 0"
                           "<br>click for its weights<extra></extra>"))
     acc = np.concatenate([_col(t, "train_accuracy"), _col(t, "test_accuracy")])
-    layout = _base_layout(
+    layout = base_layout(
         height=460,
-        xaxis={**_axis("C (log scale) → weaker penalty", log=True, domain=_LEFT, anchor="y"),
+        xaxis={**axis(_C_TITLE, log=True, domain=_LEFT, anchor="y"),
                **_log_ticks(_col(t, "C"))},
-        yaxis=_axis("accuracy", fmt=".0%", anchor="x", rng=_accuracy_range(acc)),
-        xaxis2={**_axis("C (log scale) → weaker penalty", log=True, domain=_RIGHT,
+        yaxis=axis("accuracy", fmt=".0%", anchor="x", rng=_accuracy_range(acc)),
+        xaxis2={**axis(_C_TITLE, log=True, domain=_RIGHT,
                         anchor="y2"), **_log_ticks(_col(t, "C"))},
-        yaxis2=_axis("weights exactly 0 (%)", anchor="x2", rng=[-3, 103]),
+        yaxis2={**axis("weights exactly 0 (%)", anchor="x2", rng=[-3, 103]), "side": "right"},
         clickmode="event+select",
     )
     return go.Figure(data=traces, layout=layout)
@@ -271,9 +248,9 @@ def cv_curve(table: pd.DataFrame, *, best_C: float | None = None,
             marker=dict(symbol="star", size=15, color="#2ca02c"),
             hovertemplate="refit at C=%{x:.3g}: test %{y:.2%}<extra></extra>"))
         vals.append(np.asarray(ys))
-    layout = _base_layout(
-        xaxis={**_axis("C (log scale) → weaker penalty", log=True), **_log_ticks(_col(t, "C"))},
-        yaxis=_axis("accuracy on the held-out fold", fmt=".1%",
+    layout = base_layout(
+        xaxis={**axis(_C_TITLE, log=True), **_log_ticks(_col(t, "C"))},
+        yaxis=axis("accuracy on the held-out fold", fmt=".1%",
                     rng=_accuracy_range(np.concatenate([np.ravel(v) for v in vals]))))
     if best_C is not None and math.isfinite(float(best_C)) and len(t):
         layout["shapes"] = [dict(type="line", xref="x", yref="paper", x0=best_C, x1=best_C,
@@ -299,7 +276,7 @@ def dot_comparison(table: pd.DataFrame, category: str, columns: Mapping[str, str
     percent : bool
         Values are fractions shown as percentages.
     """
-    cats = [str(c) for c in _col(table, category)]
+    cats = _categories(table, category)
     palette = list(colors or [TEST_COLOR, TRAIN_COLOR, "#2ca02c", "#9467bd", "#8c564b"])
     traces, vals = [], []
     fmt = ".2%" if percent else ".3g"
@@ -314,9 +291,9 @@ def dot_comparison(table: pd.DataFrame, category: str, columns: Mapping[str, str
             hovertemplate=f"%{{y}}: {label} %{{x:{fmt}}}<extra></extra>"))
     all_v = np.concatenate(vals) if vals else np.zeros(0)
     rng = _accuracy_range(all_v, pad=0.02) if percent else None
-    layout = _base_layout(
+    layout = base_layout(
         height=max(260, 90 + 70 * len(cats)),
-        xaxis=_axis(x_title, fmt=".1%" if percent else None, rng=rng),
+        xaxis=axis(x_title, fmt=".1%" if percent else None, rng=rng),
         yaxis=dict(autorange="reversed", type="category", showgrid=True, gridcolor="#eee",
                    linecolor="#999", mirror=True),
         margin=dict(l=140, r=30, t=50, b=60))
@@ -326,7 +303,7 @@ def dot_comparison(table: pd.DataFrame, category: str, columns: Mapping[str, str
 def time_bars(table: pd.DataFrame, category: str, columns: Mapping[str, str], *,
               x_title: str = "seconds (log scale)", log: bool = True) -> go.Figure:
     """Horizontal grouped bars of times (or counts) per category, log axis by default."""
-    cats = [str(c) for c in _col(table, category)]
+    cats = _categories(table, category)
     palette = ["#555555", "#bcbd22", "#17becf", "#e377c2"]
     traces = []
     for i, (col, label) in enumerate((c, lab) for c, lab in columns.items()
@@ -337,124 +314,10 @@ def time_bars(table: pd.DataFrame, category: str, columns: Mapping[str, str], *,
                              textposition="outside", cliponaxis=False,
                              marker=dict(color=palette[i % len(palette)]),
                              hovertemplate=f"%{{y}}: {label} %{{x:.3g}}<extra></extra>"))
-    layout = _base_layout(
+    layout = base_layout(
         height=max(260, 90 + 70 * len(cats)), barmode="group",
-        xaxis={**_axis(x_title, log=log), **(dict(dtick=1, minor=dict(showgrid=False))
+        xaxis={**axis(x_title, log=log), **(dict(dtick=1, minor=dict(showgrid=False))
                                              if log else {})},
         yaxis=dict(autorange="reversed", type="category", linecolor="#999", mirror=True),
         margin=dict(l=140, r=60, t=50, b=60))
-    return go.Figure(data=traces, layout=layout)
-
-
-# ----------------------------------------------------------------------------- theory
-
-
-def _class_labels(classes: ArrayLike, n: int) -> list[str]:
-    classes = [str(c) for c in np.asarray(classes).ravel()]
-    if n == 1 and len(classes) == 2:  # binary: the one row scores the positive class
-        return [f"{classes[1]} vs {classes[0]}"]
-    return classes
-
-
-def logit_bars(logits: ArrayLike, classes: ArrayLike, *, label: Any = None,
-               after: ArrayLike | None = None) -> go.Figure:
-    """The logits ``z = W x + b`` of one digit as bars, the true class highlighted.
-
-    ``after`` (optional, same shape) adds the logits after one gradient step as outlines.
-    """
-    z = np.asarray(logits, dtype=float).ravel()
-    names = _class_labels(classes, z.size)
-    true = str(label) if label is not None else None
-    colors = [TEST_COLOR if (true is not None and n.split(" ")[0] == true) else "#9aa5b1"
-              for n in names]
-    traces = [go.Bar(x=names, y=z, name="logit z = Wx + b", marker=dict(color=colors),
-                     text=[f"{v:.2f}" for v in z], textposition="outside", cliponaxis=False,
-                     hovertemplate="class %{x}: z = %{y:.3f}<extra></extra>")]
-    if after is not None:
-        a = np.asarray(after, dtype=float).ravel()
-        traces.append(go.Scatter(x=names, y=a, name="after one gradient step",
-                                 mode="markers", marker=dict(symbol="line-ew-open", size=28,
-                                                             line=dict(width=3, color="#222")),
-                                 hovertemplate="class %{x}: z after the step = %{y:.3f}"
-                                               "<extra></extra>"))
-    span = np.concatenate([z, np.asarray(after, float).ravel() if after is not None else []])
-    lo, hi = float(min(span.min(), 0)), float(max(span.max(), 0))
-    pad = 0.15 * max(hi - lo, 1e-9)
-    layout = _base_layout(
-        height=340, showlegend=after is not None,
-        xaxis=dict(title=dict(text="class"), type="category"),
-        yaxis=_axis("logit", rng=[lo - pad, hi + pad]),
-        margin=dict(l=60, r=20, t=40, b=50))
-    return go.Figure(data=traces, layout=layout)
-
-
-def proba_bars(proba: ArrayLike, classes: ArrayLike, *, label: Any = None) -> go.Figure:
-    """Predicted probabilities of one digit as bars on [0, 1], the true class highlighted."""
-    p = np.asarray(proba, dtype=float).ravel()
-    names = [str(c) for c in np.asarray(classes).ravel()]
-    true = str(label) if label is not None else None
-    colors = [TEST_COLOR if n == true else "#9aa5b1" for n in names]
-    text = [f"{v:.1%}" if v >= 0.001 else f"{v:.0e}" for v in p]
-    fig = go.Figure(
-        data=[go.Bar(x=names, y=p, marker=dict(color=colors), text=text,
-                     textposition="outside", cliponaxis=False,
-                     hovertemplate="class %{x}: p = %{y:.4f}<extra></extra>")],
-        layout=_base_layout(height=340, showlegend=False,
-                            xaxis=dict(title=dict(text="class"), type="category"),
-                            yaxis=_axis("probability", fmt=".0%", rng=[0, 1.12]),
-                            margin=dict(l=60, r=20, t=40, b=50)))
-    return fig
-
-
-def gradient_images(grad: ArrayLike, classes: ArrayLike, *, ncols: int = 5,
-                    residual: ArrayLike | None = None) -> go.Figure:
-    """The gradient ``dl/dW`` (K, 784) of one digit's loss as K images centred on zero.
-
-    One shared symmetric colour scale (white = 0). Red = the loss grows with this weight,
-    so gradient descent *lowers* it; blue = descent raises it. ``residual`` (K,) adds
-    ``p_k - y_k`` to each title.
-    """
-    G = np.atleast_2d(np.asarray(grad, dtype=float))
-    K, d = G.shape
-    side = int(round(math.sqrt(d)))
-    if side * side != d:
-        raise ValueError(f"grad must have a square number of columns (784); got {d}")
-    names = _class_labels(classes, K)
-    r = None if residual is None else np.asarray(residual, dtype=float).ravel()
-    m = float(np.abs(G).max()) or 1.0
-    ncols = max(1, min(ncols, K))
-    nrows = math.ceil(K / ncols)
-    gap_y = (0.2 if r is not None else 0.12) / nrows
-    layout: dict[str, Any] = dict(height=60 + 220 * nrows, margin=dict(l=10, r=10, t=30, b=10),
-                                  font=_FONT, plot_bgcolor="white", annotations=[])
-    traces = []
-    w = 0.9 / ncols
-    h = (1.0 - gap_y * nrows) / nrows
-    for k in range(K):
-        row, col = divmod(k, ncols)
-        sfx = "" if k == 0 else str(k + 1)
-        x0 = col * w + 0.01
-        y1 = 1.0 - row * (h + gap_y) - gap_y
-        layout[f"xaxis{sfx}"] = dict(domain=[x0, x0 + w - 0.02], visible=False,
-                                     anchor=f"y{sfx}", constrain="domain")
-        layout[f"yaxis{sfx}"] = dict(domain=[y1 - h, y1], visible=False, autorange="reversed",
-                                     anchor=f"x{sfx}", scaleanchor=f"x{sfx}",
-                                     constrain="domain")
-        title = f"class {names[k]}"
-        if r is not None:  # two lines: five titles side by side must not overlap
-            title += f"<br>p−y = {r[k]:+.2g}" if abs(r[k]) < 1e-3 else \
-                f"<br>p−y = {r[k]:+.3f}"
-        layout["annotations"].append(dict(text=title, x=x0 + (w - 0.02) / 2, y=y1,
-                                          xref="paper", yref="paper", showarrow=False,
-                                          yanchor="bottom", font=dict(size=12)))
-        traces.append(go.Heatmap(
-            z=G[k].reshape(side, side), zmin=-m, zmax=m, zmid=0,
-            colorscale=WEIGHT_COLORSCALE, xaxis=f"x{sfx}", yaxis=f"y{sfx}",
-            showscale=k == 0,
-            colorbar=dict(title=dict(text="∂loss/∂w<br><span style='font-size:11px'>red: "
-                                          "descent<br>lowers w<br>blue: descent<br>"
-                                          "raises w</span>", side="top"),
-                          thickness=14, x=0.93, len=1.0),
-            hovertemplate=f"class {names[k]}, row %{{y}}, col %{{x}}: %{{z:.3g}}"
-                          "<extra></extra>"))
     return go.Figure(data=traces, layout=layout)

@@ -1,27 +1,21 @@
-"""Tests for lrcore.experiment_plots: every figure carries the right traces, axes and data,
-on full, unsorted, partial (stopped), empty and NaN-holding tables.
-
-The tables are written by hand with the columns lrcore.experiments documents, so a change
-of a column name on either side shows up here as well as in tests/test_experiments.py.
-"""
+"""Tests for lrcore.figures.experiments: every figure draws full, partial and empty result tables."""
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from lrcore import experiment_plots as xp
-from lrcore.plots import TEST_COLOR, TRAIN_COLOR
+from lrcore.figures import experiments as xp
+from lrcore.figures.style import PENALTY_COLORS, TEST_COLOR, TRAIN_COLOR
 
-GREY = "#9aa5b1"  # the colour of a class that is not the true one (logit_bars, proba_bars)
 
 SIZE_COLS = ["train_size", "train_accuracy", "test_accuracy", "fit_seconds", "n_iter",
              "converged"]
+
+
 PATH_COLS = ["penalty", "C", "train_accuracy", "test_accuracy", "sparsity", "n_iter",
              "fit_seconds", "converged"]
 
@@ -67,20 +61,6 @@ def traces_by_name(fig) -> dict:
     return {t.name: t for t in fig.data}
 
 
-def test_core_does_not_import_streamlit():
-    code = "import lrcore.experiment_plots, sys; assert 'streamlit' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_all_public_names_exist():
-    for name in xp.__all__:
-        assert hasattr(xp, name), name
-    assert set(xp.PENALTY_COLORS) >= {"l1", "l2"}
-
-
-# ----------------------------------------------------------------------------- size_curve
-
-
 def test_size_curve_sorted_by_size_on_log_axes():
     t = size_table()
     fig = xp.size_curve(t)
@@ -119,9 +99,6 @@ def test_size_curve_partial_empty_and_nan_tables():
     assert math.isfinite(lo) and math.isfinite(hi) and lo < 0.84
 
 
-# ----------------------------------------------------------------------------- regularization
-
-
 def test_regularization_path_traces_per_penalty_sorted_by_C():
     t = path_table()
     fig = xp.regularization_path(t)
@@ -134,7 +111,7 @@ def test_regularization_path_traces_per_penalty_sorted_by_C():
             trace = tr[f"{pen} {name}"]
             assert_array_equal(trace.customdata, rows)  # rows, for a click
             assert_allclose(trace.x, t.C[rows])
-            assert trace.line.color == xp.PENALTY_COLORS[pen.lower()]
+            assert trace.line.color == PENALTY_COLORS[pen.lower()]
         assert_allclose(tr[f"{pen} test accuracy"].y, t.test_accuracy[rows])
         assert_allclose(tr[f"{pen} train accuracy"].y, t.train_accuracy[rows])
         assert_allclose(tr[f"{pen} zero weights"].y, t.sparsity[rows])  # already in %
@@ -187,9 +164,6 @@ def test_regularization_path_many_Cs_gets_decade_ticks():
     assert lay.xaxis.dtick == 1 and lay.xaxis.tickvals is None
 
 
-# ----------------------------------------------------------------------------- point_row
-
-
 @pytest.mark.parametrize("selection, row", [
     (None, None),
     ({}, None),
@@ -210,9 +184,6 @@ def test_regularization_path_many_Cs_gets_decade_ticks():
 ])
 def test_point_row(selection, row):
     assert xp.point_row(selection) == row
-
-
-# ----------------------------------------------------------------------------- cv_curve
 
 
 def test_cv_curve_folds_mean_sklearn_refit_and_best_C():
@@ -252,9 +223,6 @@ def test_cv_curve_without_sklearn_or_best_C_and_empty():
     assert not empty.layout.shapes  # nothing to mark on an empty chart
     assert [t.name for t in empty.data if len(t.x)] == []
     assert empty.layout.xaxis.type == "log" and list(empty.layout.yaxis.range) == [0.0, 1.0]
-
-
-# ----------------------------------------------------------------------------- comparisons
 
 
 def test_dot_comparison_one_trace_per_present_metric():
@@ -314,77 +282,36 @@ def test_time_bars_log_axis_and_labels():
     assert counts.layout.xaxis.title.text == "solver iterations"
 
 
-# ----------------------------------------------------------------------------- theory
+def test_codes_are_shown_by_their_names():
+    t = pd.DataFrame({"preprocess": ["raw", "unit", "standardize", "deskew"],
+                      "test_accuracy": [0.9, 0.91, 0.92, 0.95], "n_iter": [300, 80, 60, 70]})
+    names = ["raw pixels 0-255", "pixels / 255", "standardized per pixel", "deskewed, / 255"]
+    assert list(xp.dot_comparison(t, "preprocess", {"test_accuracy": "test"}).data[0].y) == names
+    assert list(xp.time_bars(t, "preprocess", {"n_iter": "iterations"}).data[0].y) == names
+    path = path_table()
+    path.loc[path.penalty == "l1", "penalty"] = "elasticnet"
+    fig = xp.regularization_path(path)
+    assert "elastic-net test accuracy" in traces_by_name(fig)
 
 
-def test_logit_bars_highlight_truth_and_step_outline():
-    z = np.array([1.0, -2.0, 3.0])
-    fig = xp.logit_bars(z, [0, 1, 2], label=2)
-    (bars,) = fig.data
-    assert bars.type == "bar" and list(bars.x) == ["0", "1", "2"]
-    assert_allclose(bars.y, z)
-    assert list(bars.marker.color) == [GREY, GREY, TEST_COLOR]
-    assert list(bars.text) == ["1.00", "-2.00", "3.00"]
-    assert fig.layout.showlegend is False
-    lo, hi = fig.layout.yaxis.range
-    assert lo < -2 and hi > 3
+def test_two_panel_titles_stay_clear_of_the_other_panel():
+    """The right panel's y axis sits on its right (in the gap between the panels its title
+    overlapped the left panel at 1024 px); every title keeps a standoff from its ticks and
+    pushes the margins (automargin) instead of overlapping them."""
+    from lrcore.figures.style import AXIS_TITLE_STANDOFF
 
-    after = np.array([0.5, -2.5, 4.0])
-    fig = xp.logit_bars(z, [0, 1, 2], label=2, after=after)
-    assert len(fig.data) == 2 and fig.layout.showlegend is True
-    assert_allclose(fig.data[1].y, after)
-    assert fig.layout.yaxis.range[0] < -2.5 and fig.layout.yaxis.range[1] > 4.0
-
-    positive = xp.logit_bars([2.0, 5.0], [0, 1]).layout.yaxis.range
-    assert positive[0] <= 0  # bars start at 0, so 0 stays in view
+    for fig in (xp.size_curve(size_table()), xp.regularization_path(path_table())):
+        lay = fig.layout
+        assert lay.yaxis2.side == "right" and lay.yaxis.side in (None, "left")
+        assert lay.xaxis.domain[1] < lay.xaxis2.domain[0]
+        for ax in (lay.xaxis, lay.yaxis, lay.xaxis2, lay.yaxis2):
+            assert ax.automargin is True and ax.title.standoff == AXIS_TITLE_STANDOFF
+    cv = xp.cv_curve(cv_table()).layout
+    assert cv.yaxis.automargin is True and cv.yaxis.title.standoff == AXIS_TITLE_STANDOFF
 
 
-def test_logit_bars_binary_model_has_one_bar():
-    fig = xp.logit_bars([1.5], [3, 8], label=8)
-    assert list(fig.data[0].x) == ["8 vs 3"]
-    assert list(fig.data[0].marker.color) == [TEST_COLOR]
-    assert list(xp.logit_bars([1.5], [3, 8], label=3).data[0].marker.color) == [GREY]
-
-
-def test_proba_bars():
-    p = np.array([0.95, 0.00005, 0.04995])
-    fig = xp.proba_bars(p, [0, 1, 2], label=1)
-    (bars,) = fig.data
-    assert_allclose(bars.y, p)
-    assert list(bars.text) == ["95.0%", "5e-05", "5.0%"]  # a tiny p is not shown as 0.0%
-    assert list(bars.marker.color) == [GREY, TEST_COLOR, GREY]
-    assert list(fig.layout.yaxis.range) == [0, 1.12] and fig.layout.yaxis.tickformat == ".0%"
-
-
-def test_gradient_images_shared_symmetric_scale_and_titles():
-    rng = np.random.default_rng(0)
-    G = rng.normal(size=(10, 784))
-    r = np.linspace(-0.9, 0.1, 10)
-    fig = xp.gradient_images(G, np.arange(10), residual=r)
-    assert len(fig.data) == 10
-    m = np.abs(G).max()
-    for k, tr in enumerate(fig.data):
-        assert tr.type == "heatmap"
-        assert_allclose(np.asarray(tr.z), G[k].reshape(28, 28))
-        assert tr.zmin == pytest.approx(-m) and tr.zmax == pytest.approx(m) and tr.zmid == 0
-        assert tr.showscale is (k == 0)
-        assert f"class {k}" in tr.hovertemplate
-    titles = [a.text for a in fig.layout.annotations]
-    assert titles[0] == "class 0<br>p−y = -0.900" and titles[9] == "class 9<br>p−y = +0.100"
-    lay = fig.layout
-    # Two rows of five: the rows do not overlap, and each image keeps its aspect.
-    top, bottom = lay.yaxis.domain, lay.yaxis6.domain
-    assert bottom[1] <= top[0]
-    assert lay.yaxis.scaleanchor == "x" and lay.yaxis.autorange == "reversed"
-    assert lay.xaxis5.domain[1] <= 1.0
-
-
-def test_gradient_images_binary_zero_and_bad_shape():
-    fig = xp.gradient_images(np.ones(784), [3, 8], residual=[1e-5])
-    assert len(fig.data) == 1
-    assert fig.layout.annotations[0].text == "class 8 vs 3<br>p−y = +1e-05"
-    zero = xp.gradient_images(np.zeros((2, 784)), [0, 1])  # a perfectly classified digit
-    assert zero.data[0].zmax == 1.0 and zero.data[0].zmin == -1.0
-    assert [a.text for a in zero.layout.annotations] == ["class 0", "class 1"]
-    with pytest.raises(ValueError, match="square number of columns"):
-        xp.gradient_images(np.ones((10, 780)), np.arange(10))
+def test_x_titles_of_side_by_side_panels_fit_a_phone():
+    # Two lines each: one-line titles wider than a phone's ~150 px panels overlapped.
+    for fig in (xp.size_curve(size_table()), xp.regularization_path(path_table())):
+        for ax in (fig.layout.xaxis, fig.layout.xaxis2):
+            assert all(len(line) <= 20 for line in ax.title.text.split("<br>"))
