@@ -736,3 +736,14 @@ def select_subset(
         train_index=_readonly(train_index.astype(np.int64, copy=False)),
         test_index=_readonly(test_index.astype(np.int64, copy=False)),
     )
+
+
+def sample_indices(y: np.ndarray, per_class: int = 2) -> np.ndarray:
+    """Indices of the first ``per_class`` digits of each class in ``y``, interleaved
+    (0, 1, ..., 9, 0, 1, ...), so any prefix shows every class once before repeating: a
+    fixed, class-balanced handful (the Train page's live strip of test digits)."""
+    y = np.asarray(y)
+    classes = np.unique(y)
+    firsts = [np.flatnonzero(y == c)[:per_class] for c in classes]
+    out = [f[i] for i in range(per_class) for f in firsts if i < len(f)]
+    return np.asarray(out, dtype=np.int64)

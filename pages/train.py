@@ -12,19 +12,18 @@ are one training that all of them watch.
 Settings live in widgets with explicit keys, are validated field by field through
 :meth:`~lrcore.config.TrainConfig.field_errors` (its messages appear under the control
 concerned), and are mirrored in the URL's query parameters
-(:meth:`~lrcore.config.TrainConfig.to_query`) so that one link reproduces them.
+(:meth:`~lrcore.config.TrainConfig.to_query`) so that one link reproduces them. What
+needs no Streamlit (defaults, validation, the link, speeds, the runs table, reading a
+model file) lives in :mod:`lrcore.train_form`.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 import streamlit as st
 
-from lrcore import labels
 from lrcore.config import (
     C_MAX,
     C_MIN,
@@ -33,12 +32,32 @@ from lrcore.config import (
     QUERY_FIELDS,
     TrainConfig,
 )
-from lrcore.data import MnistData
+from lrcore.data import MnistData, sample_indices
 from lrcore.modelcache import recompute_metrics
 from lrcore.figures.training import RUN_METRICS as plots_metrics
-from lrcore.figures.training import objective_scale, runs_overlay, training_curves
-from lrcore.sample_predictions import predictions_html, sample_indices
+from lrcore.figures.training import (objective_scale, predictions_html, runs_overlay,
+                                     training_curves)
 from lrcore.train import TrainedModel, WarmStart
+from lrcore.train_form import (
+    C_GRID,
+    MULTI_CLASS_LABELS,
+    PENALTY_LABELS,
+    PREPROCESS_LABELS,
+    SPEEDS,
+    TOL_GRID,
+    advice,
+    continue_config,
+    fmt_number,
+    latest_test,
+    page_defaults,
+    read_model_file,
+    runs_table,
+    share_url,
+    snap_C,
+    speed_control,
+    speed_of,
+    validate,
+)
 from pages.common import (
     CONTINUED,
     CURRENT,
@@ -47,7 +66,6 @@ from pages.common import (
     JOB_NOTICE,
     LAST_TRAINED,
     ORIGINS,
-    accuracy_text,
     add_run,
     adopt_finished_job,
     config_label,
@@ -93,18 +111,6 @@ SELECT_NEXT = "train_select_next"  # run id to select in the runs selectbox on t
 SELECTED_LAST = "train_selected_last"  # LAST_TRAINED when it was last selected automatically
 NOTICE = "train_notice"  # (kind, message) shown once after a rerun
 
-# ----------------------------------------------------------------------------- choices
-# The names are lrcore.labels' (one table for the whole app).
-PENALTY_LABELS = labels.PENALTY
-MULTI_CLASS_LABELS = labels.CLASSES_MODE
-PREPROCESS_LABELS = labels.PREPROCESS
-STATUS_LABELS = {"converged": "converged", "max_iter": "hit max_iter",
-                 "stalled": "stalled", "stopped": "stopped by the user"}
-C_GRID = labels.C_GRID_TRAIN
-TOL_GRID = tuple(float(f"1e{e}") for e in range(-8, 0))
-# Playground-style speed: seconds per iteration at least (None = pause after each one).
-SPEEDS = {"step": ("Step by step", None), "slow": ("2 per second", 0.5),
-          "medium": ("10 per second", 0.1), "full": ("Full speed", 0.0)}
 K_SPEED = "train_speed"  # the speed a new training starts at
 K_LIVE_SPEED = "train_live_speed"  # the running training's speed
 LIVE_SPEED_FOR = "train_live_speed_for"  # the job K_LIVE_SPEED was set for
@@ -116,21 +122,6 @@ POLL_SECONDS = 0.5
 
 
 # ----------------------------------------------------------------------------- settings
-def page_defaults(data: MnistData) -> TrainConfig:
-    """What the page starts with: the app's defaults (TrainConfig's), on 10,000 digits so
-    that a first training takes seconds."""
-    return TrainConfig(train_size=min(10_000, data.n_train), test_size=min(10_000, data.n_test))
-
-
-def fmt_number(x: float) -> str:
-    return f"{x:.12g}"
-
-
-def snap_C(C: float) -> float:
-    """The stop of the C slider nearest to ``C`` on the log scale."""
-    return min(C_GRID, key=lambda g: abs(math.log10(g) - math.log10(C)))
-
-
 def widget_values(cfg: TrainConfig) -> dict[str, Any]:
     """Widget key -> value showing ``cfg``."""
     C = cfg.C if math.isfinite(cfg.C) else 1.0  # no penalty: keep a usable C in the box
@@ -149,29 +140,6 @@ def widget_values(cfg: TrainConfig) -> dict[str, Any]:
     }
     out = {WIDGET_KEYS[f]: v for f, v in values.items()}
     out[K_C_SLIDER] = snap_C(C)
-    return out
-
-
-def validate(values: Mapping[str, Any], n_train: int,
-             n_test: int) -> tuple[TrainConfig | None, dict[str, str]]:
-    """(config or None, field -> message): every control gets its own message."""
-    errors = TrainConfig.field_errors(values, n_train, n_test)
-    if errors:
-        return None, errors
-    return TrainConfig(**{**values, "C": math.inf if values["penalty"] == "none"
-                          else values["C"]}), {}
-
-
-def advice(values: Mapping[str, Any]) -> dict[str, str]:
-    """Settings that work but deserve a word (field -> warning)."""
-    out = {}
-    if values["penalty"] == "none":
-        out["penalty"] = ("Without a penalty nothing keeps the weights small: on MNIST they "
-                          "keep growing, training usually runs to max_iter and the test "
-                          "loss may rise while the training loss falls (overfitting).")
-    if values["preprocess"] == "raw":
-        out["preprocess"] = ("Raw 0-255 pixels make the problem badly scaled: the solver "
-                             "needs many more iterations. Pixels / 255 is the usual choice.")
     return out
 
 
@@ -206,12 +174,6 @@ def _sync_url(cfg: TrainConfig) -> None:
             del qp[k]
 
 
-def share_url(page_url: str, cfg: TrainConfig) -> str:
-    """The link that opens the Train page with ``cfg``'s settings (its query string)."""
-    base = page_url.split("?", 1)[0].split("#", 1)[0]
-    return f"{base}?{urlencode(cfg.to_query())}"
-
-
 def _share_link(cfg: TrainConfig) -> None:
     """The settings as a link with a copy button: what a teacher sends to a class."""
     with st.popover("Share these settings", icon=":material/link:", width="stretch"):
@@ -231,23 +193,6 @@ def _on_C_text() -> None:
         return  # the message appears under the box; the slider stays where it was
     if math.isfinite(C) and C > 0:
         st.session_state[K_C_SLIDER] = snap_C(C)
-
-
-def speed_control(speed: str | None) -> dict | None:
-    """The engine control a training starts with at ``speed`` (None: full speed)."""
-    delay = SPEEDS.get(speed or "full", SPEEDS["full"])[1]
-    if delay is None:
-        return {"paused": True}
-    return {"delay": delay} if delay else None
-
-
-def speed_of(control: Mapping[str, Any]) -> str:
-    """The SPEEDS key showing a running training's control."""
-    if control.get("paused"):
-        return "step"
-    delay = float(control.get("delay") or 0.0)
-    return min((k for k, (_, d) in SPEEDS.items() if d is not None),
-               key=lambda k: abs(SPEEDS[k][1] - delay))
 
 
 def _submit(cfg: TrainConfig, **kw: Any) -> Any:
@@ -274,13 +219,6 @@ def _start_training() -> None:
     cfg, errors = validate(_read_values(), data.n_train, data.n_test)
     if cfg is not None:
         _submit(cfg)
-
-
-def continue_config(model: TrainedModel, more: int) -> TrainConfig:
-    """The settings of ``model`` with room for ``more`` iterations after its own."""
-    done = int(model.summary.get("n_iter") or (model.history[-1]["iteration"]
-                                                 if model.history else 0))
-    return dataclasses.replace(model.config, max_iter=done + int(more))
 
 
 def _continue(rid: str) -> None:
@@ -325,50 +263,6 @@ def _on_live_speed() -> None:
 
 
 # ----------------------------------------------------------------------------- runs
-def read_model_file(raw: bytes) -> TrainedModel:
-    """A model from an uploaded file; ``ValueError`` with a readable message if unusable."""
-    try:
-        model = TrainedModel.load(raw)
-    except ValueError:
-        raise
-    except Exception as e:  # anything else a hostile or damaged file could provoke
-        raise ValueError(f"could not read this model file ({type(e).__name__}: {e})") from None
-    n_features = model.model.coef_.shape[1]
-    if n_features != 784:
-        raise ValueError(f"this model expects {n_features} inputs per digit, but MNIST "
-                         "digits have 784 pixels (28 x 28)")
-    return model
-
-
-def runs_table(items: Mapping[str, TrainedModel], current: str,
-               origins: Mapping[str, str]) -> list[dict[str, Any]]:
-    """One row per run: its settings and metrics."""
-    rows = []
-    for rid, m in items.items():
-        c, s = m.config, m.summary
-        rows.append({
-            "run": rid,
-            "current": "✓" if rid == current else "",
-            "status": STATUS_LABELS.get(s.get("status"), s.get("status")),
-            "test accuracy": s.get("test_accuracy"),
-            "test log-loss": s.get("test_log_loss"),
-            "zero weights %": s.get("sparsity"),
-            "iterations": s.get("n_iter"),
-            "seconds": s.get("fit_seconds"),
-            "penalty": PENALTY_LABELS["none" if c.penalty is None else c.penalty],
-            "C": None if c.penalty is None else c.C,
-            "l1_ratio": c.l1_ratio if c.penalty == "elasticnet" else None,
-            "train digits": c.train_size,
-            "preprocessing": PREPROCESS_LABELS.get(c.preprocess, c.preprocess),
-            "classes": MULTI_CLASS_LABELS.get(c.multi_class, c.multi_class),
-            "max_iter": c.max_iter,
-            "tol": c.tol,
-            "test digits": c.test_size,
-            "origin": origins.get(rid, "trained here"),
-        })
-    return rows
-
-
 def _make_current() -> None:
     rid = st.session_state.get("train_run_select")
     if rid in runs():
@@ -483,15 +377,6 @@ def _controls(data: MnistData, values: Mapping[str, Any], errors: Mapping[str, s
             _message(errors, warn, name)
 
 
-def _latest_test(history: Sequence[Mapping[str, Any]]) -> tuple[int, float] | None:
-    """(iteration, test accuracy) of the last evaluated iteration (test values are skipped
-    on some iterations to keep the live curves cheap), or None."""
-    for rec in reversed(history):
-        if rec.get("test_accuracy") is not None:
-            return rec["iteration"], rec["test_accuracy"]
-    return None
-
-
 @st.cache_resource(max_entries=256, show_spinner=False)
 def _curves(key: str, n: int, _history: tuple, _config: TrainConfig) -> Any:
     """The live chart of a job after ``n`` records: built once per (job, n) for every
@@ -519,7 +404,7 @@ def _live_panel() -> None:
     if coef is not None:
         st.html(_sample_predictions(job.key, coef[0], job))
     last = history[-1] if history else None
-    test = _latest_test(history)
+    test = latest_test(history)
     text = (f"Iteration {last['iteration']} of at most {job.config.max_iter} · "
             f"{last['elapsed']:.1f} s" if last else "Starting…")
     if test is not None:

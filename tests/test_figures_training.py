@@ -1,6 +1,7 @@
-"""Tests for lrcore.figures.training: the training curves and the runs overlay."""
+"""Tests for lrcore.figures.training: the training curves, the runs overlay, the live strip."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from lrcore.figures.training import objective_scale, runs_overlay, training_curves
@@ -81,3 +82,24 @@ def test_axis_titles_stay_clear_of_the_ticks_and_the_other_panel():
         assert ax.automargin is True and ax.title.standoff == AXIS_TITLE_STANDOFF
     over = runs_overlay({"a": _history(5)}).layout
     assert over.yaxis.automargin is True and over.yaxis.title.standoff == AXIS_TITLE_STANDOFF
+
+
+def test_the_live_strip_shows_each_digit_with_its_guess(mnist):
+    from lrcore.data import sample_indices
+    from lrcore.figures.training import predictions_html
+
+    idx = sample_indices(mnist.y_test, 2)
+    assert len(idx) == 20
+    assert list(mnist.y_test[idx[:10]]) == list(range(10))  # every class before repeats
+    assert list(mnist.y_test[idx[10:]]) == list(range(10))
+    X, y = mnist.X_test[idx], mnist.y_test[idx]
+    classes = np.arange(10)
+    proba = np.full((20, 10), 0.01)
+    proba[np.arange(20), y] = 0.91  # right everywhere ...
+    proba[0] = 0.01
+    proba[0, (y[0] + 1) % 10] = 0.91  # ... but the first
+    out = predictions_html(proba, classes, X, y)
+    assert out.count("<figure") == 20
+    assert out.count("data-right='1'") == 19 and out.count("data-right='0'") == 1
+    assert "19 of 20 test digits read right" in out
+    assert f"(is {y[0]})" in out and "91%" in out

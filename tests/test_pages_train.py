@@ -19,7 +19,8 @@ from lrcore.labels import pct
 from lrcore.train import train
 from pages.common import JOB
 from pages.common import LAST_TRAINED as LAST
-from pages.train import WIDGET_KEYS, read_model_file, validate
+from lrcore.train_form import read_model_file
+from pages.train import WIDGET_KEYS
 
 RUNS, CURRENT = "runs", "current_run"
 
@@ -134,14 +135,6 @@ def test_sizes_beyond_the_data_are_explained(at, field, value, words):
     assert not at.exception
     assert any(words in e for e in errors(at)), errors(at)
     assert at.button(key="train_go").disabled
-
-
-def test_validate_reports_every_bad_field():
-    values = {"penalty": "l2", "C": "x", "l1_ratio": 0.5, "multi_class": "multinomial",
-              "preprocess": "unit", "train_size": 50, "test_size": 100, "shuffle": False,
-              "seed": 0, "tol": 1e-4, "max_iter": 0}
-    cfg, errs = validate(values, 60000, 10000)
-    assert cfg is None and set(errs) == {"C", "train_size", "max_iter"}
 
 
 # ----------------------------------------------------------------------------- training
@@ -324,14 +317,6 @@ def test_a_link_asking_for_more_digits_than_the_data_has_is_clamped(env):
 
 
 # ----------------------------------------------------------------------------- runs
-@pytest.mark.parametrize("raw, words", [
-    (b"", "empty"), (b"hello", "not a zip"), (b"PK\x03\x04broken", "corrupt"),
-])
-def test_read_model_file_rejects_bad_files_clearly(raw, words):
-    with pytest.raises(ValueError, match=words):
-        read_model_file(raw)
-
-
 def test_corrupt_upload_is_explained_and_runs_are_kept(at, small_models):
     at.session_state[RUNS] = {"run 1": small_models[0]}
     at.run()
@@ -416,19 +401,10 @@ def test_home_page_offers_train_and_draw(env):
 
 
 def test_the_settings_can_be_shared_as_a_link(at):
-    from pages.train import share_url
-
     widget(at, "penalty").set_value("l1").run()
     widget(at, "C").input("0.05").run()
     (code,) = [c.value for c in at.code]
     assert "penalty=l1" in code and "C=0.05" in code
-    cfg = TrainConfig(penalty="l1", C=0.05, train_size=3000)
-    link = share_url("http://class.example:8501/train?old=1#x", cfg)
-    assert link.startswith("http://class.example:8501/train?penalty=l1&C=0.05&")
-    from urllib.parse import parse_qs, urlsplit
-
-    back = {k: v for k, v in parse_qs(urlsplit(link).query).items()}
-    assert TrainConfig.from_query(back, TrainConfig(), 60000, 10000) == (cfg, [])
 
 
 def test_several_runs_curves_overlaid(at, small_models):

@@ -64,6 +64,8 @@ WINNER_COLOR = "#d62728"
 
 
 OTHER_COLOR = "#9aa5b1"
+RIGHT_COLOR = "#1a7f37"  # green: a guess that is right
+WRONG_COLOR = "#d62728"  # red: a guess that is wrong
 
 FONT = dict(size=13)
 

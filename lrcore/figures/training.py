@@ -1,13 +1,19 @@
-"""Figures of a training run: its loss and accuracy curves, several runs overlaid."""
+"""Figures of a training run: its loss and accuracy curves, several runs overlaid, and
+test digits with the model's current guesses (the live strip)."""
 from __future__ import annotations
 
+import html
 from typing import Any, Sequence
 
+import numpy as np
 import plotly.graph_objects as go
+from numpy.typing import ArrayLike
 
+from lrcore.figures import style
 from lrcore.figures.style import FONT, OBJECTIVE_COLOR, TEST_COLOR, TRAIN_COLOR, axis_title
 
-__all__ = ["RUN_METRICS", "training_curves", "runs_overlay", "objective_scale"]
+__all__ = ["RUN_METRICS", "training_curves", "runs_overlay", "objective_scale",
+           "predictions_html"]
 
 
 def training_curves(history: Sequence[dict], *, title: str | None = None,
@@ -142,3 +148,58 @@ def objective_scale(config: Any) -> float:
     a penalty (objective = C * sum of losses + penalty), ``n`` without."""
     n = float(config.train_size)
     return n if config.penalty is None else float(config.C) * n
+
+
+def predictions_html(proba: ArrayLike, classes: ArrayLike, pixels: ArrayLike, y: ArrayLike, *,
+                     tile: int = 56) -> str:
+    """Test digits with the model's current guesses, as one wrapping HTML strip: green
+    when right, red (with the true label) when wrong, and the probability of the guess.
+    ConvNetJS's MNIST demo shows this beside its curves: a student sees "that 7 was read
+    as 1, now it is right" long before the accuracy curve says anything.
+
+    Parameters
+    ----------
+    proba : array of shape (n, n_classes)
+        The model's probabilities for the digits.
+    classes : array of shape (n_classes,)
+    pixels : array of shape (n, 784)
+        The digits, 0-255.
+    y : array of shape (n,)
+        Their true labels.
+    tile : int
+        Width of one picture in CSS pixels (the strip wraps on narrow screens).
+
+    Returns
+    -------
+    html : str
+        ``<div class='sample-predictions'>`` of ``<figure>`` tiles; a tile's ``data-right``
+        is "1" when the guess is right.
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    classes = np.asarray(classes)
+    pixels = np.asarray(pixels)
+    y = np.asarray(y)
+    guess = proba.argmax(axis=1)
+    n_right = int(np.sum(classes[guess] == y))
+    tiles = []
+    for i in range(len(y)):
+        g, truth = classes[guess[i]], y[i]
+        right = bool(g == truth)
+        color = style.RIGHT_COLOR if right else style.WRONG_COLOR
+        url = style.png_data_url(style.gray_indices(pixels[i] / 255.0), style.GRAY_LUT)
+        label = f"{g}" if right else f"{g} <span style='font-weight:400'>(is {truth})</span>"
+        alt = (f"a {truth}, read as {g} ({proba[i, guess[i]]:.0%})")
+        tiles.append(
+            f"<figure data-right='{int(right)}' style='margin:0;width:{tile}px'>"
+            f"<img src='{url}' alt='{html.escape(alt, quote=True)}' "
+            f"title='{html.escape(alt, quote=True)}' style='width:{tile}px;height:{tile}px;"
+            f"image-rendering:pixelated;display:block;border-radius:3px;"
+            f"outline:3px solid {color};outline-offset:-3px'>"
+            f"<figcaption style='font-size:0.8rem;text-align:center;color:{color};"
+            f"font-weight:600;line-height:1.2'>{label}<br>"
+            f"<span style='font-weight:400'>{proba[i, guess[i]]:.0%}</span></figcaption>"
+            "</figure>")
+    head = (f"<div style='font-size:0.9rem;margin-bottom:0.25rem'>{n_right} of {len(y)} "
+            "test digits read right by the model as it is now</div>")
+    return (f"<div class='sample-predictions'>{head}<div style='display:flex;flex-wrap:wrap;"
+            f"gap:0.4rem'>" + "".join(tiles) + "</div></div>")
