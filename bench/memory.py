@@ -164,7 +164,7 @@ def _child_rss(case: str, max_iter: int) -> dict:
     kept_trimmed = (s.rss() - base) / MB
     import numpy as np
 
-    model_mb = (model.model.coef_.nbytes + model.snapshot_coef.nbytes) / MB
+    model_mb = (model.coef_.nbytes + model.snapshot_coef.nbytes) / MB
     steps = np.diff(times)
     return {
         "case": case, "peak": peak, "stages": stages, "kept": kept,
@@ -239,7 +239,7 @@ def _child_trace(case: str, max_iter: int) -> dict:
     del run, it, p
     gc.collect()
     cur, _ = tracemalloc.get_traced_memory()
-    model_mb = (model.model.coef_.nbytes + model.snapshot_coef.nbytes) / MB
+    model_mb = (model.coef_.nbytes + model.snapshot_coef.nbytes) / MB
     return {"case": case, "stages": stages, "held": held,
             "kept_traced": (cur - base) / MB - model_mb}
 

@@ -90,8 +90,8 @@ def _class_weights(model: TrainedModel) -> tuple[np.ndarray, np.ndarray]:
     A two-class model stores one row (the positive class's score ``z``); its probabilities
     are ``softmax([0, z])``, so the negative class gets a zero row and a zero bias.
     """
-    coef = np.asarray(model.model.coef_, dtype=np.float64)
-    intercept = np.asarray(model.model.intercept_, dtype=np.float64)
+    coef = np.asarray(model.coef_, dtype=np.float64)
+    intercept = np.asarray(model.intercept_, dtype=np.float64)
     if coef.shape[0] == 1 and len(model.classes) == 2:
         coef = np.vstack([np.zeros_like(coef), coef])
         intercept = np.concatenate([[0.0], intercept])

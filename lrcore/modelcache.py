@@ -73,13 +73,7 @@ def recompute_metrics(model: TrainedModel, data: MnistData,
     ``test_size`` test digits of ``data`` (default: as many as the model's config names, at
     most all of them)."""
     n = min(model.config.test_size if test_size is None else test_size, data.n_test)
-    s = model.evaluate(data.X_test[:n], data.y_test[:n]).summary()
-    model.summary.update({
-        "test_accuracy": s["accuracy"], "test_log_loss": s["log_loss"],
-        "macro_f1": s["macro_f1"], "roc_auc": s["roc_auc"], "sparsity": s["sparsity"],
-        "test_size": n,
-    })
-    return model
+    return model.rescore(data.X_test[:n], data.y_test[:n])
 
 
 def _load(path: Path, data: MnistData) -> TrainedModel | None:

@@ -31,7 +31,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TypedDict
 
 import numpy as np
 
@@ -43,6 +43,43 @@ from lrcore.model import Progress, SoftmaxRegression
 from lrcore.preprocess import Preprocessor
 
 N_SNAPSHOTS = 20
+
+
+class RunSummary(TypedDict, total=False):
+    """What :attr:`TrainedModel.summary` holds: scalars only (it is stored in the model
+    file as JSON, and shown in the runs table).
+
+    The training's own numbers come from its last iteration; the ``test_*`` metrics, F1,
+    AUC and sparsity from :func:`test_metrics` on the test digits. A model rebuilt from
+    streamed weights (a lost worker, a snapshot of a shared run) has no test metrics until
+    :meth:`TrainedModel.rescore` computes them (``metrics_computed`` says which).
+    """
+
+    n_iter: int  # iterations done (a continued run counts the earlier ones too)
+    fit_seconds: float  # training time, pauses left out
+    objective: float  # the objective minimized (lrcore.loss), at the last iterate
+    train_accuracy: float
+    train_log_loss: float
+    converged: bool
+    status: str  # "converged", "max_iter", "stalled", "stopped"
+    message: str  # the status in words
+    train_size: int
+    test_size: int  # test digits the metrics were computed on
+    test_accuracy: float | None
+    test_log_loss: float | None
+    macro_f1: float | None
+    roc_auc: float | None
+    sparsity: float  # % of the weights exactly 0
+    metrics_computed: bool  # False: the test metrics above are missing
+
+
+def test_metrics(ev: Evaluation) -> dict[str, Any]:
+    """The test metrics of :class:`RunSummary` from an evaluation on test digits (the one
+    place ``Evaluation.summary()``'s names become the run's ``test_*`` names)."""
+    s = ev.summary()
+    return {"test_accuracy": s["accuracy"], "test_log_loss": s["log_loss"],
+            "macro_f1": s["macro_f1"], "roc_auc": s["roc_auc"], "sparsity": s["sparsity"],
+            "metrics_computed": True}
 # Digits per block when evaluating on pixels: 1024 x 784 float64 features = 6.4 MB at a
 # time instead of 63 MB for the 10,000 test digits at once.
 EVAL_CHUNK = 1024
@@ -81,7 +118,7 @@ class TrainedModel:
     # Weight snapshots for "watch the weights form": iterations (S,), coef (S, K, d).
     snapshot_iters: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     snapshot_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.float32))
-    summary: dict = field(default_factory=dict)  # scalar metrics (see Training.result)
+    summary: RunSummary = field(default_factory=dict)  # type: ignore[assignment]
     data_source: str = ""
     name: str = ""
 
@@ -102,6 +139,23 @@ class TrainedModel:
     @property
     def classes(self) -> np.ndarray:
         return self.model.classes_
+
+    @property
+    def coef_(self) -> np.ndarray:
+        """The estimator's weights (n_classes, 784), on the model's input (features)."""
+        return self.model.coef_
+
+    @property
+    def intercept_(self) -> np.ndarray:
+        return self.model.intercept_
+
+    def rescore(self, X_pixels: np.ndarray, y: np.ndarray) -> "TrainedModel":
+        """Replace the test metrics in :attr:`summary` by ones computed here on these test
+        digits (what a model file or a snapshot says about itself is never shown)."""
+        self.summary.update(test_metrics(self.evaluate(X_pixels, y)), test_size=len(y))
+        if self.summary.get("message", "").endswith(" (metrics not computed)"):
+            self.summary["message"] = self.summary["message"][:-len(" (metrics not computed)")]
+        return self
 
     # -------------------------------------------------------------- files
     def to_bytes(self) -> bytes:
@@ -321,7 +375,7 @@ class Training:
                 for r in history]
         if history:
             history[-1] = {**history[-1], "status": status}
-        summary: dict[str, Any] = {
+        summary: RunSummary = {
             "n_iter": int(last.iteration),
             "fit_seconds": float(last.elapsed),
             "objective": float(last.objective),
@@ -334,16 +388,8 @@ class Training:
             "test_size": self.config.test_size,
         }
         if with_metrics:
-            ev = evaluate(_PixelClassifier(self.model, self.preprocessor),
-                          self.subset.X_test, self.subset.y_test)
-            s = ev.summary()
-            summary.update({
-                "test_accuracy": s["accuracy"],
-                "test_log_loss": s["log_loss"],
-                "macro_f1": s["macro_f1"],
-                "roc_auc": s["roc_auc"],
-                "sparsity": s["sparsity"],
-            })
+            summary.update(test_metrics(evaluate(_PixelClassifier(self.model, self.preprocessor),
+                                                 self.subset.X_test, self.subset.y_test)))
         snaps = np.stack(self._snap_coef) if self._snap_coef else np.zeros(
             (0,) + self.model.coef_.shape, np.float32)
         snap_iters = np.array(self._snap_iters, dtype=np.int64)

@@ -121,7 +121,7 @@ def read_model_file(raw: bytes) -> TrainedModel:
         raise
     except Exception as e:  # anything else a hostile or damaged file could provoke
         raise ValueError(f"could not read this model file ({type(e).__name__}: {e})") from None
-    n_features = model.model.coef_.shape[1]
+    n_features = model.coef_.shape[1]
     if n_features != 784:
         raise ValueError(f"this model expects {n_features} inputs per digit, but MNIST "
                          "digits have 784 pixels (28 x 28)")

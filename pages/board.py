@@ -308,8 +308,8 @@ def show_weights(ids: list[int]) -> None:
                 st.warning(f"Entry #{eid} cannot be shown: {md_escape(str(e))}")
                 continue
             st.markdown(f"**Weights of #{eid}**: {model_label(f'#{eid}', m)}")
-            st.plotly_chart(weight_images(m.model.coef_, m.classes,
-                                                ncols=5 if len(ids) == 1 else 4),
+            st.plotly_chart(weight_images(m.coef_, m.classes,
+                                          ncols=5 if len(ids) == 1 else 4),
                             width="stretch", key=f"board_weights_{eid}")
 
 

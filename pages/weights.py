@@ -32,7 +32,7 @@ def _label(run_id: str) -> str:
 
 def _images(rid: str, tm) -> None:
     """The ten weight images of the current model and their statistics."""
-    coef, classes = tm.model.coef_, tm.classes
+    coef, classes = tm.coef_, tm.classes
     st.title("What the model learned: one weight image per digit")
     st.markdown(
         "The model scores a digit for class *c* by adding up **pixel × weight** over all 784 "
@@ -60,10 +60,10 @@ def _images(rid: str, tm) -> None:
     row.metric("Weights exactly zero", f"{sparsity(coef):.1f}%", width="content",
                help="L1 regularization sets many weights to exactly 0; L2 only shrinks them.")
     row.metric("Largest |weight|", f"{abs(coef).max():.3g}", width="content")
-    b = tm.model.intercept_
+    b = tm.intercept_
     row.metric("Intercepts range", f"{b.min():.2f} … {b.max():.2f}", width="content")
     with st.expander("Intercepts and weight statistics per class"):
-        st.dataframe(weight_table(coef, tm.model.intercept_, classes), hide_index=True,
+        st.dataframe(weight_table(coef, tm.intercept_, classes), hide_index=True,
                      width="stretch", key="weights_table")
 
 
@@ -94,7 +94,7 @@ def _compare(rid: str) -> None:
         st.info("Choose two different models.")
         return
     try:
-        fig = weight_difference(ma.model.coef_, mb.model.coef_, ma.classes,
+        fig = weight_difference(ma.coef_, mb.coef_, ma.classes,
                                 [_label(a_id), _label(b_id)])
     except ValueError as e:
         st.warning(f"These two models cannot be compared pixel by pixel: {e}")
@@ -105,7 +105,7 @@ def _compare(rid: str) -> None:
                    f"{preprocess_label(mb.preprocessor.mode)}): their weights multiply "
                    "different inputs, so compare shapes, not values.")
     st.plotly_chart(fig, width="stretch", key="weights_compare")
-    za, zb = sparsity(ma.model.coef_), sparsity(mb.model.coef_)
+    za, zb = sparsity(ma.coef_), sparsity(mb.coef_)
     ma_acc = ma.summary.get("test_accuracy")
     mb_acc = mb.summary.get("test_accuracy")
     k1, k2, k3, k4 = st.columns(4)

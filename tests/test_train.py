@@ -198,3 +198,23 @@ def test_warm_start_ships_as_plain_data_and_hashes_its_start(mnist):
     moved = WarmStart(coef=ws.coef + 1e-9, intercept=ws.intercept, classes=ws.classes,
                       history=ws.history)
     assert moved.digest() != ws.digest()
+
+
+def test_rescore_computes_the_test_metrics_of_a_model_that_had_none(mnist):
+    """A snapshot (weights streamed from a worker) has no test metrics; rescoring gives it
+    the ones training would have computed, and its message stops saying they are missing."""
+    from lrcore.train import test_metrics
+
+    m = train(TrainConfig(train_size=1000, test_size=500, max_iter=10), mnist)
+    full = dict(m.summary)
+    for k in ("test_accuracy", "test_log_loss", "macro_f1", "roc_auc"):
+        m.summary[k] = None
+    m.summary.update(metrics_computed=False, message="snapshot (metrics not computed)")
+    m.rescore(mnist.X_test[:500], mnist.y_test[:500])
+    for k in ("test_accuracy", "test_log_loss", "macro_f1", "roc_auc", "sparsity"):
+        assert m.summary[k] == pytest.approx(full[k]), k
+    assert m.summary["metrics_computed"] is True and m.summary["test_size"] == 500
+    assert m.summary["message"] == "snapshot"
+    assert set(test_metrics(m.evaluate(mnist.X_test[:50], mnist.y_test[:50]))) == {
+        "test_accuracy", "test_log_loss", "macro_f1", "roc_auc", "sparsity", "metrics_computed"}
+    assert m.coef_ is m.model.coef_ and m.intercept_ is m.model.intercept_

@@ -373,7 +373,7 @@ class Board:
             m = TrainedModel.load(blob)
         except ValueError as e:
             raise BoardError(f"Not a valid model file: {e}") from None
-        coef = np.asarray(m.model.coef_)
+        coef = np.asarray(m.coef_)
         if coef.shape != (len(CLASSES), N_PIXELS) or \
                 not np.array_equal(np.asarray(m.classes), CLASSES):
             raise BoardError("Only models of the ten digits on 28x28 pixels can be published.")
@@ -648,7 +648,7 @@ def _test_scores(model: TrainedModel, data: Any) -> dict[str, Any]:
         pred[lo:lo + 2048] = classes[np.argmax(p, axis=1)]
     acc = float(np.mean(pred == np.asarray(y))) if len(y) else math.nan
     return {"test_accuracy": acc, "test_size": int(len(y)),
-            "sparsity": zero_share(model.model.coef_), "data_fp": data_fingerprint(data)}
+            "sparsity": zero_share(model.coef_), "data_fp": data_fingerprint(data)}
 
 
 def join_query(info: ClassInfo, teacher_token: str | None = None) -> dict[str, str]:
