@@ -50,7 +50,7 @@ class RunSummary(TypedDict, total=False):
     file as JSON, and shown in the runs table).
 
     The training's own numbers come from its last iteration; the ``test_*`` metrics, F1,
-    AUC and sparsity from :func:`test_metrics` on the test digits. A model rebuilt from
+    AUC and sparsity from :func:`metrics_on_test` on the test digits. A model rebuilt from
     streamed weights (a lost worker, a snapshot of a shared run) has no test metrics until
     :meth:`TrainedModel.rescore` computes them (``metrics_computed`` says which).
     """
@@ -73,7 +73,7 @@ class RunSummary(TypedDict, total=False):
     metrics_computed: bool  # False: the test metrics above are missing
 
 
-def test_metrics(ev: Evaluation) -> dict[str, Any]:
+def metrics_on_test(ev: Evaluation) -> dict[str, Any]:
     """The test metrics of :class:`RunSummary` from an evaluation on test digits (the one
     place ``Evaluation.summary()``'s names become the run's ``test_*`` names)."""
     s = ev.summary()
@@ -152,7 +152,7 @@ class TrainedModel:
     def rescore(self, X_pixels: np.ndarray, y: np.ndarray) -> "TrainedModel":
         """Replace the test metrics in :attr:`summary` by ones computed here on these test
         digits (what a model file or a snapshot says about itself is never shown)."""
-        self.summary.update(test_metrics(self.evaluate(X_pixels, y)), test_size=len(y))
+        self.summary.update(metrics_on_test(self.evaluate(X_pixels, y)), test_size=len(y))
         if self.summary.get("message", "").endswith(" (metrics not computed)"):
             self.summary["message"] = self.summary["message"][:-len(" (metrics not computed)")]
         return self
@@ -388,7 +388,7 @@ class Training:
             "test_size": self.config.test_size,
         }
         if with_metrics:
-            summary.update(test_metrics(evaluate(_PixelClassifier(self.model, self.preprocessor),
+            summary.update(metrics_on_test(evaluate(_PixelClassifier(self.model, self.preprocessor),
                                                  self.subset.X_test, self.subset.y_test)))
         snaps = np.stack(self._snap_coef) if self._snap_coef else np.zeros(
             (0,) + self.model.coef_.shape, np.float32)

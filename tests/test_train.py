@@ -203,7 +203,7 @@ def test_warm_start_ships_as_plain_data_and_hashes_its_start(mnist):
 def test_rescore_computes_the_test_metrics_of_a_model_that_had_none(mnist):
     """A snapshot (weights streamed from a worker) has no test metrics; rescoring gives it
     the ones training would have computed, and its message stops saying they are missing."""
-    from lrcore.train import test_metrics
+    from lrcore.train import metrics_on_test
 
     m = train(TrainConfig(train_size=1000, test_size=500, max_iter=10), mnist)
     full = dict(m.summary)
@@ -215,6 +215,6 @@ def test_rescore_computes_the_test_metrics_of_a_model_that_had_none(mnist):
         assert m.summary[k] == pytest.approx(full[k]), k
     assert m.summary["metrics_computed"] is True and m.summary["test_size"] == 500
     assert m.summary["message"] == "snapshot"
-    assert set(test_metrics(m.evaluate(mnist.X_test[:50], mnist.y_test[:50]))) == {
+    assert set(metrics_on_test(m.evaluate(mnist.X_test[:50], mnist.y_test[:50]))) == {
         "test_accuracy", "test_log_loss", "macro_f1", "roc_auc", "sparsity", "metrics_computed"}
     assert m.coef_ is m.model.coef_ and m.intercept_ is m.model.intercept_
