@@ -40,7 +40,7 @@ def until(cond, timeout: float = 60.0, what: str = "condition") -> None:
 
 def started_at(job) -> list[float]:
     """When each execution (run) of the job started, as its start messages said."""
-    return sorted(r.started for r in job._runs.values())
+    return sorted(r.started for r in job._attempts.values())
 
 
 @pytest.fixture(scope="module")

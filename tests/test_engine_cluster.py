@@ -163,7 +163,7 @@ def test_experiment_on_the_scheduler_equals_in_process(engine, mnist):
               warm_start=False)
     job, res = on_engine(engine, "c-path", mnist, "remote-exp", **kw)
     same_result(res, regularization_path(mnist, **kw).run())
-    assert job.attempts == 1 and job._run.worker in worker_pids(engine)
+    assert job.attempts == 1 and job._attempt.worker in worker_pids(engine)
 
 
 def test_cli_says_clearly_when_the_scheduler_is_unreachable(procs):
@@ -183,7 +183,7 @@ def test_a_killed_worker_is_retried_and_the_rest_is_unaffected(procs, engine, mn
     until(lambda: victim.state == "running" and len(victim.history) >= 3, what="progress")
     bystander = engine.submit_training(TrainConfig(**{**FAST, "max_iter": 16}), mnist,
                                        owner="bystander")
-    where = victim._run.worker
+    where = victim._attempt.worker
     os.kill(worker_pids(engine)[where], signal.SIGKILL)
     assert victim.wait(300) == "done"
     assert victim.attempts == 2
@@ -204,7 +204,7 @@ def test_losing_every_attempt_gives_a_clear_message_and_the_run_so_far(procs, en
         until(lambda: job.attempts == attempt and len(job.history) >= 2
               and job.latest_coef is not None and job.latest_coef[0] >= 1,
               timeout=120, what=f"attempt {attempt} running")
-        os.kill(worker_pids(engine)[job._run.worker], signal.SIGKILL)
+        os.kill(worker_pids(engine)[job._attempt.worker], signal.SIGKILL)
     assert job.wait(120) == "error"
     assert "the worker running your training was lost" in job.error
     assert "here is the model as of iteration" in job.error

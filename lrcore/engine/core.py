@@ -135,7 +135,7 @@ FULL_SPEED = {"paused": False, "delay": 0.0, "step": 0}
 
 
 @dataclass
-class _Run:
+class _Attempt:
     """What the web side has heard from one execution of a training task."""
 
     run: str
@@ -179,8 +179,8 @@ class Job:
         self._state = "queued"
         self._error = ""
         self._stop_requested = False
-        self._runs: dict[str, _Run] = {}
-        self._run: _Run | None = None
+        self._attempts: dict[str, _Attempt] = {}  # run id -> what its execution said
+        self._attempt: _Attempt | None = None  # the execution followed now
         self._history: list[dict] = []
         self._coef: tuple[int, np.ndarray, np.ndarray] | None = None  # (iter, coef, b)
         self._result: dict | None = None
@@ -198,36 +198,38 @@ class Job:
             run = msg.get("run")
             kind = msg.get("kind")
             if kind == "start":
-                if self._run is not None and self._run.ended is None and run != self._run.run:
+                now = self._attempt
+                if now is not None and now.ended is None and run != now.run:
                     last = self._history[-1]["iteration"] if self._history else 0
-                    self.notice = (f"the worker running your training ({self._run.worker}) "
+                    self.notice = (f"the worker running your training ({now.worker}) "
                                    f"was lost at iteration {last}; restarting on another "
                                    f"worker (attempt {self.attempts + 1})")
-                r = _Run(run=run, worker=msg.get("worker", ""), started=msg.get("t", 0.0),
-                         preprocess=msg.get("preprocess", ""),
-                         preprocess_state=msg.get("preprocess_state"),
-                         classes=msg.get("classes"))
-                self._runs[run] = r
-                self._run = r
+                r = _Attempt(run=run, worker=msg.get("worker", ""), started=msg.get("t", 0.0),
+                             preprocess=msg.get("preprocess", ""),
+                             preprocess_state=msg.get("preprocess_state"),
+                             classes=msg.get("classes"))
+                self._attempts[run] = r
+                self._attempt = r
                 self.attempts += 1
                 self._history = []
                 if self._state == "queued":
                     self._state = "running"
-            elif self._run is None and kind in ("records", "coef") and run not in self._runs:
+            elif self._attempt is None and kind in ("records", "coef") \
+                    and run not in self._attempts:
                 # A run that started before this web process asked for it (another app
                 # process sharing the scheduler submitted it): follow it from here on.
-                self._run = self._runs[run] = _Run(run=run)
+                self._attempt = self._attempts[run] = _Attempt(run=run)
                 self.attempts = max(self.attempts, 1)
                 if self._state == "queued":
                     self._state = "running"
                 self._on_message(msg)
                 return
-            elif self._run is None or run != self._run.run:
+            elif self._attempt is None or run != self._attempt.run:
                 return  # a late message of an earlier attempt
             elif kind == "records":
                 self._history.extend(msg.get("records", []))
             elif kind == "end":
-                self._run.ended = msg.get("status")
+                self._attempt.ended = msg.get("status")
             elif kind == "coef":
                 self._coef = (int(msg["iteration"]), tasks.unpack_array(msg["coef"]),
                               tasks.unpack_array(msg["intercept"]))
@@ -274,7 +276,7 @@ class Job:
                         self.engine._record_duration(res.get("seconds"), self.config)
                     state = "stopped" if res["status"] == "stopped" else "done"
                 elif status == "cancelled":
-                    state = "stopped" if self._run is not None else "cancelled"
+                    state = "stopped" if self._attempt is not None else "cancelled"
                 self.finished_at = time.time()
                 if state is None:
                     self._error = self._failure_message(exc)
@@ -366,10 +368,10 @@ class Job:
     def seconds(self) -> float:
         """Seconds since the current attempt started (0 while queued)."""
         with self._lock:
-            if self._run is None:
+            if self._attempt is None:
                 return 0.0
             end = self.finished_at or time.time()
-            return max(0.0, end - self._run.started)
+            return max(0.0, end - self._attempt.started)
 
     def _estimate(self) -> float:
         """Expected total seconds of this run; once running, capped by what its progress
@@ -488,7 +490,7 @@ class Job:
         from lrcore.preprocess import Preprocessor
         from lrcore.train import TrainedModel
 
-        run = self._run
+        run = self._attempt
         if self._coef is None or run is None or run.classes is None:
             return None
         it, coef, intercept = self._coef
@@ -813,7 +815,7 @@ class Engine:
                 if any(self._alive(o, now) for o in job.owners):
                     return False  # someone else still wants this run
             state = job.state
-            if state == "queued" and job._run is None:
+            if state == "queued" and job._attempt is None:
                 # It may have just started on a worker (its start message on the way):
                 # the stop flag ends it there too.
                 Event(tasks.STOP_PREFIX + job.key, client=self.client).set()
@@ -949,7 +951,7 @@ class Engine:
         now = time.time()
         with self._lock:
             for job in list(self._jobs.values()):
-                if job._state == "queued" and job.owners and job._run is None and not any(
+                if job._state == "queued" and job.owners and job._attempt is None and not any(
                         self._alive(o, now) for o in job.owners):
                     job.future.cancel()
                     job._state = "cancelled"

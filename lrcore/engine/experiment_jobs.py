@@ -123,9 +123,9 @@ class ExperimentJob(Job):
 
     def _on_message(self, msg: dict) -> None:
         with self._lock:
-            before = self._run
+            before = self._attempt
             super()._on_message(msg)
-            if msg.get("kind") == "start" and self.notice and self._run is not before:
+            if msg.get("kind") == "start" and self.notice and self._attempt is not before:
                 last = self._history[-1]["done"] if self._history else 0
                 self.notice = (f"the worker running your experiment ({before.worker}) was "
                                f"lost after {last} of {self.total} steps; restarting on "
@@ -189,7 +189,7 @@ class ExperimentJob(Job):
         with self._lock:
             if self._result is not None and self._result.get("result") is not None:
                 return ExperimentResult.from_plain(self._result["result"])
-        return self.snapshot() if self._run is not None else None
+        return self.snapshot() if self._attempt is not None else None
 
     def snapshot(self) -> Any:
         """The rows finished so far as a stopped :class:`ExperimentResult` (its notes say
