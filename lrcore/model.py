@@ -1,17 +1,14 @@
 """``SoftmaxRegression``: a scikit-learn compatible multinomial logistic regression.
 
-Objective, exactly as scikit-learn's ``LogisticRegression`` states it, for coefficients
-``W`` (K, d) and unpenalized intercepts ``b`` (K,)::
+It minimizes exactly scikit-learn's ``LogisticRegression`` objective, written out in
+:mod:`lrcore.loss` (the one place the objective and its gradient are computed)::
 
     C * sum_i loss_i(W, b)  +  (1 - r) / 2 * ||W||_F^2  +  r * ||W||_1
 
-with ``r = l1_ratio`` (``penalty="l2"``: r = 0, ``"l1"``: r = 1, ``"elasticnet"``: the given
-``l1_ratio``) and ``penalty=None``: just ``sum_i loss_i`` (C infinite). ``loss_i`` is the
-softmax cross-entropy (``multi_class="multinomial"``), the sum of K one-vs-rest sigmoid
-log-losses (``"ovr"``), or one sigmoid for two classes (then ``coef_`` has one row, as in
-scikit-learn). The solvers minimize this divided by ``C * n`` (mean loss + penalty/(C n)),
-so ``tol`` means what scikit-learn's lbfgs ``tol`` means: the largest entry of the
-(pseudo-)gradient of that mean objective.
+``loss_i`` is the softmax cross-entropy (``multi_class="multinomial"``), the sum of K
+one-vs-rest sigmoid log-losses (``"ovr"``), or one sigmoid for two classes (then ``coef_``
+has one row, as in scikit-learn). The solvers minimize this divided by ``C * n``, so
+``tol`` means what scikit-learn's lbfgs ``tol`` means.
 
 Training is the generator :meth:`SoftmaxRegression.fit_iter`; :meth:`fit` drains it. After
 every iteration the estimator's attributes hold the current iterate, so a caller that
@@ -87,7 +84,8 @@ class _MeanObjective:
 
     def __init__(self, X, y_idx, n_classes, kind, fit_intercept, l2, dtype):
         self.X_src, self.y_idx, self.kind = X, y_idx, kind
-        self.fit_intercept, self.l2 = fit_intercept, l2
+        self.fit_intercept = fit_intercept
+        self.l2 = l2  # l2_reg_strength of lrcore.loss.loss_gradient
         self.n_rows = n_classes if kind != "binary" else 1
         self.shape = (self.n_rows, X.shape[1] + int(fit_intercept))
         # The one-hot targets are made per block inside the loss (an n x K array would be
@@ -107,28 +105,12 @@ class _MeanObjective:
     def refine(self) -> None:
         self._set_dtype(np.float64)
 
-    def penalty_mask(self) -> np.ndarray:
-        mask = np.ones(self.shape)
-        if self.fit_intercept:
-            mask[:, -1] = 0.0
-        return mask.ravel()
-
     def __call__(self, x, need_grad=True):
-        coef_int = x.reshape(self.shape)
-        res = _loss.loss_gradient(coef_int, self.X, self.Y, self.y_idx, self.kind,
-                                  self.fit_intercept, need_grad=need_grad, dtype=self.dtype)
-        f = res.loss
-        g = None
-        if self.l2:
-            W = _loss.split_coef(coef_int, self.fit_intercept)[0]
-            f += 0.5 * self.l2 * float(np.sum(W * W))
-        if need_grad:
-            g = res.grad
-            if self.l2:
-                g[:, : W.shape[1]] += self.l2 * W
-            g = g.ravel()
+        res = _loss.loss_gradient(x.reshape(self.shape), self.X, self.Y, self.y_idx, self.kind,
+                                  self.fit_intercept, need_grad=need_grad, dtype=self.dtype,
+                                  l2_reg_strength=self.l2)
         self.last = res
-        return f, g, res
+        return res.objective, None if res.grad is None else res.grad.ravel(), res
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -278,11 +260,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             dtype = np.float32 if n * d >= FLOAT32_MIN_SIZE else np.float64
         else:
             dtype = np.dtype(self.dtype)
-        # The mean objective: loss/n + penalty/(C n).
-        scale = 1.0 / (C * n) if penalty is not None else 0.0
+        # The mean objective: loss/n + penalty/(C n) (lrcore.loss).
+        pen = _loss.make_penalty(penalty, C, r, n)
         fun = _MeanObjective(X, y_idx, classes.size, kind, self.fit_intercept,
-                             l2=(1.0 - r) * scale, dtype=dtype)
-        l1 = r * scale * fun.penalty_mask()
+                             l2=pen.l2_strength, dtype=dtype)
+        l1 = pen.l1_weights(fun.shape, self.fit_intercept)
 
         x0 = np.zeros(fun.shape)
         if self.warm_start and getattr(self, "coef_", None) is not None and \
@@ -306,25 +288,24 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self._kind = kind
         self.history_ = []
-        objective_scale = C * n if penalty is not None else float(n)
 
         if solver == "lbfgs":
-            steps = _solvers.lbfgs(fun, x0, tol=self.tol, max_iter=self.max_iter)
+            states = _solvers.lbfgs(fun, x0, tol=self.tol, max_iter=self.max_iter)
         elif solver == "owlqn":
-            steps = _solvers.owlqn(fun, x0, l1, tol=self.tol, max_iter=self.max_iter)
+            states = _solvers.owlqn(fun, x0, l1, tol=self.tol, max_iter=self.max_iter)
         else:
-            steps = _solvers.fista(fun, x0, l1, tol=self.tol, max_iter=self.max_iter)
+            states = _solvers.fista(fun, x0, l1, tol=self.tol, max_iter=self.max_iter)
 
         t0 = time.perf_counter()
         self.eval_seconds_ = 0.0
         last = None
         try:
-            for step in steps:
-                coef_int = step.x.reshape(fun.shape)
+            for state in states:
+                coef_int = state.x.reshape(fun.shape)
                 self._set_coef(coef_int, d)
-                self.n_iter_ = np.array([step.iteration], dtype=np.int32)
-                self.converged_ = step.status == "converged"
-                res = step.aux
+                self.n_iter_ = np.array([state.iteration], dtype=np.int32)
+                self.converged_ = state.status == "converged"
+                res = state.aux
                 t_report = time.perf_counter()
                 # For multinomial the optimized loss is the reported log-loss; for the
                 # sigmoid losses report the log-loss of predict_proba (comparable curves).
@@ -336,7 +317,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 test_loss = test_acc = None
                 train_seconds = (t_report - t0) - self.eval_seconds_
                 if eval_set is not None and (
-                        step.iteration <= 1 or step.status != "running"
+                        state.iteration <= 1 or state.status != "running"
                         or self.eval_seconds_ <= EVAL_BUDGET * train_seconds):
                     Z = self._raw_logits(eval_set[0])
                     test_loss = _loss.log_loss_from_logits(Z, eval_set[1], kind)
@@ -344,17 +325,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 # What the live curves cost on top of training (bench/train_vs_sklearn.py).
                 self.eval_seconds_ += time.perf_counter() - t_report
                 prog = Progress(
-                    iteration=step.iteration,
+                    iteration=state.iteration,
                     elapsed=time.perf_counter() - t0,
-                    objective=step.F * objective_scale,
+                    objective=state.F * pen.objective_scale,
                     train_loss=float(train_loss),
                     train_accuracy=res.n_correct / n,
                     test_loss=test_loss,
                     test_accuracy=test_acc,
-                    grad_max=step.opt,
-                    status=step.status,
-                    message=step.message,
-                    n_evals=step.n_evals,
+                    grad_max=state.opt,
+                    status=state.status,
+                    message=state.message,
+                    n_evals=state.n_evals,
                     coef=self.coef_.copy(),
                     intercept=self.intercept_.copy(),
                 )
@@ -432,11 +413,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         coef_int = np.hstack([self.coef_, self.intercept_[:, None]])
         fun = _MeanObjective(X, y_idx, self.classes_.size, self.kind_, True, 0.0, np.float64)
         f, _, _ = fun(coef_int.ravel(), need_grad=False)
-        if penalty is None:
-            return f * X.shape[0]
-        W = self.coef_
-        pen = 0.5 * (1 - r) * float(np.sum(W * W)) + r * float(np.abs(W).sum())
-        return C * X.shape[0] * f + pen
+        return _loss.make_penalty(penalty, C, r, X.shape[0]).objective(f, self.coef_)
 
     @classmethod
     def from_coef(cls, coef, intercept, classes, *, multi_class: str = "multinomial",
