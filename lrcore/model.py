@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from lrcore import loss as _loss
 from lrcore import solvers as _solvers
-from lrcore.config import parse_penalty
+from lrcore import config as _config
 
 # Data at least this large (n * d) starts in float32: the GEMMs dominate and halve in cost.
 FLOAT32_MIN_SIZE = 1_000_000
@@ -179,47 +179,32 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
 
     # ------------------------------------------------------------------ validation
-    def _resolved(self) -> tuple[str | None, float, float, str]:
-        """Validated (penalty, C, l1_ratio, solver); raises ValueError with a clear message."""
-        penalty = parse_penalty(self.penalty)
-        if penalty is None:
-            C = math.inf
-        else:
-            try:
-                C = float(self.C)
-            except (TypeError, ValueError):
-                raise ValueError(f"C must be a positive number; got {self.C!r}") from None
-            if not C > 0 or math.isnan(C):
-                raise ValueError(f"C must be a positive number; got {self.C!r}")
+    def _resolved(self) -> tuple[str | None, float, float, str, float, int]:
+        """Validated (penalty, C, l1_ratio, solver, tol, max_iter); raises ValueError.
+
+        The rules and messages are :mod:`lrcore.config`'s, the ones a TrainConfig obeys
+        (e.g. C in [1e-6, 1e8], max_iter from 1 to 100000), checked at fit time as
+        scikit-learn does. What is the estimator's own: ``l1_ratio=None`` (scikit-learn's
+        "not given") is required to be set for elastic-net, ignored otherwise; C is not
+        read without a penalty; ``max_iter`` must be an int (not 5.0 or "5"); ``dtype``.
+        """
+        penalty = _config.check_penalty(self.penalty)
+        C = math.inf if penalty is None else _config.check_C(self.C, penalty)
         if penalty == "elasticnet":
             if self.l1_ratio is None:
                 raise ValueError("l1_ratio must be set (between 0 and 1) for penalty='elasticnet'")
-            r = float(self.l1_ratio)
-            if not 0.0 <= r <= 1.0:
-                raise ValueError(f"l1_ratio must be between 0 and 1; got {self.l1_ratio!r}")
+            r = _config.check_l1_ratio(self.l1_ratio)
         else:
             r = 1.0 if penalty == "l1" else 0.0
-        if self.multi_class not in ("multinomial", "ovr"):
-            raise ValueError(
-                f"multi_class must be 'multinomial' or 'ovr'; got {self.multi_class!r}"
-            )
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 0):
-            raise ValueError(f"max_iter must be a non-negative integer; got {self.max_iter!r}")
-        if not (isinstance(self.tol, (int, float)) and self.tol > 0):
-            raise ValueError(f"tol must be a positive number; got {self.tol!r}")
-        solver = self.solver
-        if solver not in ("auto", "lbfgs", "owlqn", "fista"):
-            raise ValueError(f"solver must be 'auto', 'lbfgs', 'owlqn' or 'fista'; got {solver!r}")
+        _config.check_multi_class(self.multi_class)
+        max_iter = _config.check_max_iter(self.max_iter, exact=True)
+        tol = _config.check_tol(self.tol)
+        solver = _config.check_solver(self.solver, penalty)
         if solver == "auto":
             solver = "owlqn" if r > 0 else "lbfgs"
-        if solver == "lbfgs" and r > 0:
-            raise ValueError(
-                f"solver 'lbfgs' supports only penalty 'l2' or None; got penalty={penalty!r}"
-                " (use solver='owlqn' or 'fista')"
-            )
         if self.dtype not in ("auto", "float32", "float64"):
             raise ValueError(f"dtype must be 'auto', 'float32' or 'float64'; got {self.dtype!r}")
-        return penalty, C, r, solver
+        return penalty, C, r, solver, tol, max_iter
 
     # ------------------------------------------------------------------ training
     def fit(self, X, y) -> "SoftmaxRegression":
@@ -244,7 +229,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             next to the training set, some iterations are not evaluated and report
             ``test_loss = test_accuracy = None`` (never the first or the final one).
         """
-        penalty, C, r, solver = self._resolved()
+        penalty, C, r, solver, tol, max_iter = self._resolved()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C")
         check_classification_targets(y)
         classes, y_idx = np.unique(y, return_inverse=True)
@@ -290,11 +275,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.history_ = []
 
         if solver == "lbfgs":
-            states = _solvers.lbfgs(fun, x0, tol=self.tol, max_iter=self.max_iter)
+            states = _solvers.lbfgs(fun, x0, tol=tol, max_iter=max_iter)
         elif solver == "owlqn":
-            states = _solvers.owlqn(fun, x0, l1, tol=self.tol, max_iter=self.max_iter)
+            states = _solvers.owlqn(fun, x0, l1, tol=tol, max_iter=max_iter)
         else:
-            states = _solvers.fista(fun, x0, l1, tol=self.tol, max_iter=self.max_iter)
+            states = _solvers.fista(fun, x0, l1, tol=tol, max_iter=max_iter)
 
         t0 = time.perf_counter()
         self.eval_seconds_ = 0.0
@@ -346,8 +331,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             fun.X = fun.X_src = fun.Y = None  # do not keep a float copy of the data alive
         if last is not None and last.status == "max_iter":
             warnings.warn(
-                f"SoftmaxRegression did not converge in max_iter={self.max_iter} iterations "
-                f"(largest gradient {last.grad_max:.2g} > tol {self.tol:g}); "
+                f"SoftmaxRegression did not converge in max_iter={max_iter} iterations "
+                f"(largest gradient {last.grad_max:.2g} > tol {tol:g}); "
                 "increase max_iter or tol.",
                 ConvergenceWarning,
             )
@@ -407,7 +392,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def objective(self, X, y) -> float:
         """The objective in scikit-learn's form (C * sum loss + penalty) at the current fit."""
         check_is_fitted(self, "coef_")
-        penalty, C, r, _ = self._resolved()
+        penalty, C, r = self._resolved()[:3]
         X = np.asarray(X, dtype=np.float64)
         y_idx = np.searchsorted(self.classes_, np.asarray(y))
         coef_int = np.hstack([self.coef_, self.intercept_[:, None]])

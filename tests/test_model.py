@@ -298,15 +298,22 @@ def test_string_labels_and_predict_log_proba():
 
 
 @pytest.mark.parametrize("kw,match", [
-    (dict(C=0), "C must be a positive"),
-    (dict(C=-1), "C must be a positive"),
-    (dict(C=float("nan")), "C must be a positive"),
-    (dict(C="abc"), "C must be a positive"),
+    # The messages (and ranges) are lrcore.config's, the same as TrainConfig's.
+    (dict(C=0), "C must be greater than 0; got 0"),
+    (dict(C=-1), "C must be greater than 0; got -1"),
+    (dict(C=float("nan")), "C must be a number; got NaN"),
+    (dict(C="abc"), "C must be a number; got 'abc'"),
+    (dict(C=1e9), "C must be between 1e-06 and 1e\\+08"),
     (dict(penalty="l3"), "penalty must be"),
     (dict(penalty="elasticnet"), "l1_ratio must be set"),
     (dict(penalty="elasticnet", l1_ratio=1.5), "l1_ratio must be between"),
     (dict(penalty="l1", solver="lbfgs"), "supports only"),
+    (dict(solver="newton"), "solver must be one of auto, lbfgs, owlqn, fista"),
     (dict(multi_class="softmax"), "multi_class"),
+    (dict(max_iter=0), "max_iter must be between 1 and 100000; got 0"),
+    (dict(max_iter=5.0), "max_iter must be a whole number; got 5.0"),
+    (dict(tol=0), "tol must be greater than 0"),
+    (dict(dtype="float16"), "dtype must be"),
 ])
 def test_bad_parameters_raise_clear_value_errors(kw, match):
     X, y = _toy()
