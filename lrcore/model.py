@@ -121,14 +121,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     ----------
     penalty : {"l2", "l1", "elasticnet", None}, default="l2"
     C : float, default=1.0
-        Inverse regularization strength (> 0); ignored when ``penalty`` is None.
+        Inverse regularization strength, from 1e-6 to 1e8 (:data:`lrcore.config.C_MIN`,
+        ``C_MAX``); ignored when ``penalty`` is None.
     l1_ratio : float or None, default=None
         Elastic-net mixing in [0, 1]; required for ``penalty="elasticnet"``.
     multi_class : {"multinomial", "ovr"}, default="multinomial"
         One softmax over the classes, or one sigmoid per class (one against the rest).
     tol : float, default=1e-4
-        Stop when the largest (pseudo-)gradient entry of the mean objective is below it.
+        Stop when the largest (pseudo-)gradient entry of the mean objective is below it;
+        greater than 0 and at most 1.
     max_iter : int, default=100
+        Iteration budget, from 1 to 100000.
     fit_intercept : bool, default=True
     solver : {"auto", "lbfgs", "owlqn", "fista"}, default="auto"
         "auto": L-BFGS for L2/no penalty, OWL-QN for L1/elastic-net.
@@ -187,6 +190,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         scikit-learn does. What is the estimator's own: ``l1_ratio=None`` (scikit-learn's
         "not given") is required to be set for elastic-net, ignored otherwise; C is not
         read without a penalty; ``max_iter`` must be an int (not 5.0 or "5"); ``dtype``.
+        ``max_iter=0``, which scikit-learn accepts, is refused as TrainConfig refuses it:
+        nothing in lrcore asks for it (stored coefficients are loaded with ``from_coef``).
         """
         penalty = _config.check_penalty(self.penalty)
         C = math.inf if penalty is None else _config.check_C(self.C, penalty)

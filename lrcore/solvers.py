@@ -164,10 +164,8 @@ def lbfgs(
             yield Iterate(it, x, f, opt, aux, n_evals, "converged", "gradient below tol")
             return
         if opt <= max(tol, FLOAT32_TOL) and _wants_refine(fun, tol):
-            fun.refine()
-            f, g, aux = fun(x)
+            f, g, aux = _refine(fun, x, mem)
             n_evals += 1
-            mem.clear()
             continue
         if it >= max_iter:
             yield Iterate(it, x, f, opt, aux, n_evals, "max_iter", f"stopped at max_iter={max_iter}")
@@ -182,10 +180,8 @@ def lbfgs(
         n_evals += result[-1]
         if result[0] is None:
             if fun.can_refine:
-                fun.refine()
-                f, g, aux = fun(x)
+                f, g, aux = _refine(fun, x, mem)
                 n_evals += 1
-                mem.clear()
                 continue
             yield Iterate(it, x, f, opt, aux, n_evals, "stalled",
                        "line search could not decrease the objective further")
@@ -213,6 +209,14 @@ def _finish(state: Iterate, fun: Objective, tol: float, max_iter: int, F_prev: f
     elif state.iteration >= max_iter:
         state.status, state.message = "max_iter", f"stopped at max_iter={max_iter}"
     return state
+
+
+def _refine(fun: Objective, x: np.ndarray, mem: _Memory):
+    """Switch ``fun`` to float64 and evaluate it at ``x`` again; the curvature pairs were
+    measured on the float32 objective, so they are dropped."""
+    fun.refine()
+    mem.clear()
+    return fun(x)
 
 
 def _wants_refine(fun: Objective, tol: float) -> bool:
@@ -279,11 +283,9 @@ def owlqn(
             yield Iterate(it, x, F, opt, aux, n_evals, "converged", "pseudo-gradient below tol")
             return
         if opt <= max(tol, FLOAT32_TOL) and _wants_refine(fun, tol):
-            fun.refine()
-            f, g, aux = fun(x)
+            f, g, aux = _refine(fun, x, mem)
             F = f + l1(x)
             n_evals += 1
-            mem.clear()
             continue
         if it >= max_iter:
             yield Iterate(it, x, F, opt, aux, n_evals, "max_iter", f"stopped at max_iter={max_iter}")
@@ -309,11 +311,9 @@ def owlqn(
             t *= 0.5
         if not accepted:
             if fun.can_refine:
-                fun.refine()
-                f, g, aux = fun(x)
+                f, g, aux = _refine(fun, x, mem)
                 F = f + l1(x)
                 n_evals += 1
-                mem.clear()
                 continue
             yield Iterate(it, x, F, opt, aux, n_evals, "stalled",
                        "line search could not decrease the objective further")
