@@ -32,7 +32,7 @@ of samples; the refinement swaps the objective's precision, not its data.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Generator, Protocol
+from typing import Any, Generator, Protocol
 
 import numpy as np
 
