@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 import warnings
 from typing import Sequence, TextIO
 
-from lrcore.config import TrainConfig
+from lrcore.config import TrainConfig, integer, number
 from lrcore.plain import json_safe as _json_safe
 
 EXIT_USAGE = 2
@@ -109,26 +108,6 @@ _EXPERIMENT_OPTIONS = {
 }
 
 
-def _int_value(name: str, text: str) -> int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number; got {text!r}") from None
-    if not value.is_integer():
-        raise ValueError(f"{name} must be a whole number; got {text!r}")
-    return int(value)
-
-
-def _float_value(name: str, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a number; got {text!r}") from None
-    if math.isnan(value):
-        raise ValueError(f"{name} must be a number; got NaN")
-    return value
-
-
 def _list_of(convert):
     def parse(name: str, text: str) -> list:
         items = [t.strip() for t in text.split(",") if t.strip()]
@@ -138,11 +117,13 @@ def _list_of(convert):
     return parse
 
 
+# Text to numbers with lrcore.config's converters (their messages); the ranges are the
+# experiments' to check.
 _EXPERIMENT_TYPES = {
-    "train_size": _int_value, "test_size": _int_value, "sizes": _list_of(_int_value),
-    "C": _float_value, "Cs": _list_of(_float_value), "folds": _int_value,
-    "digit": _int_value, "max_iter": _int_value, "seed": _int_value,
-    "max_slow_train": _int_value, "penalties": _list_of(lambda n, t: t),
+    "train_size": integer, "test_size": integer, "sizes": _list_of(integer),
+    "C": number, "Cs": _list_of(number), "folds": integer,
+    "digit": integer, "max_iter": integer, "seed": integer,
+    "max_slow_train": integer, "penalties": _list_of(lambda n, t: t),
     "modes": _list_of(lambda n, t: t),
 }
 

@@ -2,8 +2,13 @@
 
 Every entry point (the Train page, URL query parameters, the CLI, experiments, model files)
 builds a :class:`TrainConfig`, so the rules for what is allowed live in one place and the
-error messages read the same everywhere. Besides the constructor:
+error messages read the same everywhere. Each setting has one checker here
+(:func:`check_C`, :func:`check_train_size`, ... and the converters :func:`number`,
+:func:`integer`, :func:`boolean`): ``TrainConfig.__post_init__`` validates with them, and
+so do :class:`lrcore.model.SoftmaxRegression`, :func:`lrcore.data.select_subset` and the
+CLI. Besides the constructor:
 
+- :meth:`TrainConfig.check_field` checks one setting (with the data's sizes if given);
 - :meth:`TrainConfig.field_errors` checks a form's values field by field (a message per
   control, not only the first failure), with the sizes checked against the data at hand;
 - :meth:`TrainConfig.from_query` / :meth:`TrainConfig.to_query` are the shareable-link codec:
@@ -16,12 +21,15 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
+import numpy as np
+
 PENALTIES = ("l2", "l1", "elasticnet", None)
 MULTI_CLASS = ("multinomial", "ovr")
 PREPROCESS_MODES = ("unit", "standardize", "deskew", "raw")
 SOLVERS = ("auto", "lbfgs", "owlqn", "fista")
 
 MIN_TRAIN_SIZE = 100
+MAX_ITER = 100_000
 C_MIN, C_MAX = 1e-6, 1e8
 # The settings a shareable link carries (fit_intercept and solver stay as they are).
 QUERY_FIELDS = ("penalty", "C", "l1_ratio", "multi_class", "preprocess", "train_size",
@@ -52,7 +60,15 @@ def parse_penalty(value: Any) -> str | None:
     )
 
 
-def _number(name: str, value: Any) -> float:
+# ------------------------------------------------------------------------- the rules
+# One checker per setting: it converts the value (text from a form, a link or the command
+# line is fine) and raises ValueError saying what is wrong and what is allowed. TrainConfig
+# validates with these in __post_init__; SoftmaxRegression, select_subset and the CLI call
+# the same ones, so a range or a message is changed here, once.
+
+
+def number(name: str, value: Any) -> float:
+    """``value`` as a float (numbers or numeric text; not bool, not NaN)."""
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a number; got {value!r}")
     try:
@@ -64,14 +80,24 @@ def _number(name: str, value: Any) -> float:
     return out
 
 
-def _integer(name: str, value: Any) -> int:
-    out = _number(name, value)
+def integer(name: str, value: Any, *, exact: bool = False) -> int:
+    """``value`` as an int: a whole number, or numeric text of one. ``exact=True`` (array
+    APIs such as :func:`lrcore.data.select_subset`) takes only ints, not 100.0 or "100"."""
+    if exact:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name} must be a whole number; got {value!r}")
+        return int(value)
+    try:
+        out = number(name, value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number; got {value!r}") from None
     if math.isinf(out) or out != int(out):
         raise ValueError(f"{name} must be a whole number; got {value!r}")
     return int(out)
 
 
-def _boolean(name: str, value: Any) -> bool:
+def boolean(name: str, value: Any) -> bool:
+    """``value`` as a bool (True/False or "1", "true", "yes", "on" / "0", "false", ...)."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -80,6 +106,103 @@ def _boolean(name: str, value: Any) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name} must be true or false; got {value!r}")
+
+
+check_penalty = parse_penalty
+
+
+def check_C(value: Any, penalty: str | None) -> float:
+    """C for ``penalty`` (parsed with :func:`parse_penalty`): a number in [C_MIN, C_MAX];
+    any number without a penalty, where C is unused and becomes infinite."""
+    C = number("C", value)
+    if penalty is None:
+        return math.inf
+    if not C > 0:
+        raise ValueError(f"C must be greater than 0; got {value!r}")
+    # Infinite C with a penalty is no penalty at all: say so rather than train an
+    # unpenalized model labelled "L2, C=inf".
+    if not C_MIN <= C <= C_MAX:
+        raise ValueError(f"C must be between {C_MIN:g} and {C_MAX:g} (for no penalty "
+                         f"choose penalty none); got {C:g}")
+    return C
+
+
+def check_l1_ratio(value: Any) -> float:
+    out = number("l1_ratio", value)
+    if not 0.0 <= out <= 1.0:
+        raise ValueError(f"l1_ratio must be between 0 and 1; got {out:g}")
+    return out
+
+
+def check_multi_class(value: Any) -> str:
+    if value not in MULTI_CLASS:
+        raise ValueError(f"multi_class must be 'multinomial' or 'ovr'; got {value!r}")
+    return value
+
+
+def check_preprocess(value: Any) -> str:
+    if value not in PREPROCESS_MODES:
+        raise ValueError(
+            f"preprocess must be one of {', '.join(PREPROCESS_MODES)}; got {value!r}"
+        )
+    return value
+
+
+def _count(name: str, value: Any, low: int, available: int | None, exact: bool) -> int:
+    n = integer(name, value, exact=exact)
+    if available is not None and available < low:
+        raise ValueError(f"{name} must be at least {low} but this data has only "
+                         f"{available} digits")
+    if n < low:
+        raise ValueError(f"{name} must be at least {low}; got {n}")
+    if available is not None and n > available:
+        raise ValueError(f"{name} must be at most {available} for this data; got {n}")
+    return n
+
+
+def check_train_size(value: Any, n_available: int | None = None, *,
+                     exact: bool = False) -> int:
+    """Training digits: at least :data:`MIN_TRAIN_SIZE`, at most ``n_available`` if given."""
+    return _count("train_size", value, MIN_TRAIN_SIZE, n_available, exact)
+
+
+def check_test_size(value: Any, n_available: int | None = None, *,
+                    exact: bool = False) -> int:
+    """Test digits: at least 1, at most ``n_available`` if given."""
+    return _count("test_size", value, 1, n_available, exact)
+
+
+def check_seed(value: Any, *, exact: bool = False) -> int:
+    seed = integer("seed", value, exact=exact)
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be between 0 and 2**32 - 1; got {seed}")
+    return seed
+
+
+def check_tol(value: Any) -> float:
+    tol = number("tol", value)
+    if not 0 < tol <= 1:
+        raise ValueError(f"tol must be greater than 0 and at most 1; got {tol:g}")
+    return tol
+
+
+def check_max_iter(value: Any, *, exact: bool = False) -> int:
+    max_iter = integer("max_iter", value, exact=exact)
+    if not 1 <= max_iter <= MAX_ITER:
+        raise ValueError(f"max_iter must be between 1 and {MAX_ITER}; got {max_iter}")
+    return max_iter
+
+
+def check_solver(value: Any, penalty: str | None = "l2") -> str:
+    """A solver name, and one that can minimize ``penalty`` (L-BFGS is for smooth ones)."""
+    if value not in SOLVERS:
+        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {value!r}")
+    if value == "lbfgs" and penalty in ("l1", "elasticnet"):
+        raise ValueError(
+            f"solver 'lbfgs' supports only the l2 penalty or none; got penalty "
+            f"{penalty!r}: use solver 'auto', 'owlqn' or 'fista'"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -123,61 +246,40 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalize values in place once
-        set_(self, "penalty", parse_penalty(self.penalty))
-        C = _number("C", self.C)
-        if self.penalty is not None and not (C > 0):
-            raise ValueError(f"C must be greater than 0; got {self.C!r}")
-        # Infinite C with a penalty is no penalty at all: say so rather than train an
-        # unpenalized model labelled "L2, C=inf".
-        if self.penalty is not None and not (C_MIN <= C <= C_MAX):
-            raise ValueError(f"C must be between {C_MIN:g} and {C_MAX:g} (for no penalty "
-                             f"choose penalty none); got {C:g}")
-        if self.penalty is None:
-            C = math.inf
-        set_(self, "C", C)
-        l1_ratio = _number("l1_ratio", self.l1_ratio)
-        if not 0.0 <= l1_ratio <= 1.0:
-            raise ValueError(f"l1_ratio must be between 0 and 1; got {l1_ratio:g}")
-        set_(self, "l1_ratio", l1_ratio)
-        if self.multi_class not in MULTI_CLASS:
-            raise ValueError(
-                f"multi_class must be 'multinomial' or 'ovr'; got {self.multi_class!r}"
-            )
-        if self.preprocess not in PREPROCESS_MODES:
-            raise ValueError(
-                f"preprocess must be one of {', '.join(PREPROCESS_MODES)}; got {self.preprocess!r}"
-            )
-        train_size = _integer("train_size", self.train_size)
-        if train_size < MIN_TRAIN_SIZE:
-            raise ValueError(
-                f"train_size must be at least {MIN_TRAIN_SIZE}; got {train_size}"
-            )
-        set_(self, "train_size", train_size)
-        test_size = _integer("test_size", self.test_size)
-        if test_size < 1:
-            raise ValueError(f"test_size must be at least 1; got {test_size}")
-        set_(self, "test_size", test_size)
-        set_(self, "shuffle", _boolean("shuffle", self.shuffle))
-        set_(self, "fit_intercept", _boolean("fit_intercept", self.fit_intercept))
-        seed = _integer("seed", self.seed)
-        if not 0 <= seed < 2**32:
-            raise ValueError(f"seed must be between 0 and 2**32 - 1; got {seed}")
-        set_(self, "seed", seed)
-        tol = _number("tol", self.tol)
-        if not 0 < tol <= 1:
-            raise ValueError(f"tol must be greater than 0 and at most 1; got {tol:g}")
-        set_(self, "tol", tol)
-        max_iter = _integer("max_iter", self.max_iter)
-        if not 1 <= max_iter <= 100_000:
-            raise ValueError(f"max_iter must be between 1 and 100000; got {max_iter}")
-        set_(self, "max_iter", max_iter)
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {self.solver!r}")
-        if self.solver == "lbfgs" and self.penalty in ("l1", "elasticnet"):
-            raise ValueError(
-                f"solver 'lbfgs' supports only the l2 penalty or none; got penalty "
-                f"{self.penalty!r}: use solver 'auto', 'owlqn' or 'fista'"
-            )
+        penalty = check_penalty(self.penalty)
+        set_(self, "penalty", penalty)
+        for name, value in (("C", check_C(self.C, penalty)),
+                            ("l1_ratio", check_l1_ratio(self.l1_ratio)),
+                            ("multi_class", check_multi_class(self.multi_class)),
+                            ("preprocess", check_preprocess(self.preprocess)),
+                            ("train_size", check_train_size(self.train_size)),
+                            ("test_size", check_test_size(self.test_size)),
+                            ("shuffle", boolean("shuffle", self.shuffle)),
+                            ("fit_intercept", boolean("fit_intercept", self.fit_intercept)),
+                            ("seed", check_seed(self.seed)),
+                            ("tol", check_tol(self.tol)),
+                            ("max_iter", check_max_iter(self.max_iter))):
+            set_(self, name, value)
+        check_solver(self.solver, penalty)  # with the rule between two fields: checked last
+
+    @classmethod
+    def check_field(cls, name: str, value: Any, *, penalty: Any = "l2",
+                    n_train: int | None = None, n_test: int | None = None) -> Any:
+        """The normalized value of one setting, or ``ValueError`` with the message the
+        constructor gives. ``C`` is checked for ``penalty``; ``train_size`` / ``test_size``
+        also against the data at hand when ``n_train`` / ``n_test`` are given (what a
+        form needs instead of building a whole config). Unknown ``name``: ``KeyError``."""
+        if name == "C":
+            return check_C(value, check_penalty(penalty))
+        if name == "train_size":
+            return check_train_size(value, n_train)
+        if name == "test_size":
+            return check_test_size(value, n_test)
+        if name == "solver":
+            return check_solver(value, None)
+        if name in ("shuffle", "fit_intercept"):
+            return boolean(name, value)
+        return _FIELD_CHECKS[name](value)
 
     @classmethod
     def field_errors(cls, values: Mapping[str, Any], n_train: int | None = None,
@@ -192,24 +294,15 @@ class TrainConfig:
         errors: dict[str, str] = {}
         values = dict(values)
         try:
-            no_penalty = "penalty" in values and parse_penalty(values["penalty"]) is None
+            penalty = check_penalty(values.get("penalty", cls.penalty))
         except ValueError:
-            no_penalty = False
-        if no_penalty:
+            penalty = "l2"  # reported under "penalty"; check C as for a penalty
+        if "penalty" in values and penalty is None:
             values["C"] = math.inf  # unused: whatever is typed in its box does not matter
         for name, value in values.items():
-            probe = {name: value}
-            if name == "C":
-                probe["penalty"] = None if no_penalty else "l2"
             try:
-                cfg = cls(**probe)
-                if name == "train_size" and n_train is not None:
-                    cfg.check_sizes(n_train, cfg.test_size if n_test is None else n_test)
-                if name == "test_size" and n_test is not None:
-                    cfg.check_sizes(max(cfg.train_size, MIN_TRAIN_SIZE)
-                                    if n_train is None else max(n_train, cfg.train_size),
-                                    n_test)
-            except TypeError:
+                cls.check_field(name, value, penalty=penalty, n_train=n_train, n_test=n_test)
+            except KeyError:
                 errors[name] = f"unknown setting {name!r}"
             except ValueError as e:
                 errors[name] = str(e)
@@ -299,16 +392,8 @@ class TrainConfig:
 
     def check_sizes(self, n_train_available: int, n_test_available: int) -> None:
         """Raise ``ValueError`` if the requested sizes exceed the data at hand."""
-        if self.train_size > n_train_available:
-            raise ValueError(
-                f"train_size must be at most {n_train_available} for this data; "
-                f"got {self.train_size}"
-            )
-        if self.test_size > n_test_available:
-            raise ValueError(
-                f"test_size must be at most {n_test_available} for this data; "
-                f"got {self.test_size}"
-            )
+        check_train_size(self.train_size, n_train_available)
+        check_test_size(self.test_size, n_test_available)
 
     def model_params(self) -> dict[str, Any]:
         """Keyword arguments for :class:`lrcore.model.SoftmaxRegression`."""
@@ -337,6 +422,14 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+# Checkers of the settings that need no context (see TrainConfig.check_field).
+_FIELD_CHECKS = {
+    "penalty": check_penalty, "l1_ratio": check_l1_ratio, "multi_class": check_multi_class,
+    "preprocess": check_preprocess, "seed": check_seed, "tol": check_tol,
+    "max_iter": check_max_iter,
+}
+
+
 # ----------------------------------------------------------------------------- other settings
 # The rules above, for settings that are not fields of a TrainConfig (an experiment's grid
 # of C, its number of folds, the digit a detector looks for).
@@ -347,7 +440,7 @@ def whole_number(name: str, value: Any, low: int, high: int) -> int:
     number" / "... must be between low and high")."""
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a whole number; got {value!r}")
-    out = _integer(name, value)
+    out = integer(name, value)
     if not low <= out <= high:
         raise ValueError(f"{name} must be between {low} and {high}; got {out}")
     return out
@@ -355,7 +448,7 @@ def whole_number(name: str, value: Any, low: int, high: int) -> int:
 
 def C_value(name: str, value: Any) -> float:
     """``value`` as a C of a penalty, a number in [C_MIN, C_MAX], else ``ValueError``."""
-    out = _number(name, value)
+    out = number(name, value)
     if not C_MIN <= out <= C_MAX:
         raise ValueError(f"{name} must be between {C_MIN:g} and {C_MAX:g}; got {out:g}")
     return out

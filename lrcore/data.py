@@ -35,7 +35,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from lrcore.config import MIN_TRAIN_SIZE
+from lrcore.config import check_seed, check_test_size, check_train_size
 
 __all__ = [
     "IDX_FILES",
@@ -647,21 +647,6 @@ def load_mnist(
 # ----------------------------------------------------------------------------- subset
 
 
-def _size(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a whole number; got {value!r}")
-    value = int(value)
-    if high < low:
-        raise ValueError(
-            f"{name} must be at least {low} but this data has only {high} digits"
-        )
-    if not low <= value <= high:
-        raise ValueError(
-            f"{name} must be between {low} and {high} for this data; got {value}"
-        )
-    return value
-
-
 def _take(X: np.ndarray, y: np.ndarray, index: np.ndarray, contiguous: bool):
     if contiguous:  # the first n rows: views, no copy
         n = len(index)
@@ -692,7 +677,7 @@ def select_subset(
         ``np.random.default_rng(seed)``; the same seed gives the same rows, and the subset
         of size n is contained in the one of size n + k.
     seed : int, default=0
-        Seed of the shuffle.
+        Seed of the shuffle, from 0 to 2**32 - 1.
 
     Returns
     -------
@@ -704,15 +689,14 @@ def select_subset(
     Raises
     ------
     ValueError
-        A size out of range, e.g. "train_size must be between 100 and 60000 for this
-        data; got 70000".
+        A size out of range, e.g. "train_size must be at most 60000 for this data; got
+        70000" (the messages of :mod:`lrcore.config`).
     """
-    train_size = _size("train_size", train_size, MIN_TRAIN_SIZE, data.n_train)
-    test_size = (
-        data.n_test if test_size is None else _size("test_size", test_size, 1, data.n_test)
-    )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0; got {seed!r}")
+    # The rules of lrcore.config (TrainConfig's), on ints only: this is an array API.
+    train_size = check_train_size(train_size, data.n_train, exact=True)
+    test_size = (data.n_test if test_size is None
+                 else check_test_size(test_size, data.n_test, exact=True))
+    seed = check_seed(seed, exact=True)
 
     if shuffle:
         rng = np.random.default_rng(int(seed))

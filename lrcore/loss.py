@@ -1,15 +1,33 @@
-"""The one place the math lives: mean log-loss of a linear model and its gradient.
+"""The one place the math lives: the objective a linear model is fitted to, and its gradient.
 
-For samples ``x_i`` (rows of ``X``), coefficients ``W`` (K, d) and intercepts ``b`` (K,), the
-logits are ``z_i = W x_i + b``. Three losses share this module:
+For samples ``x_i`` (rows of ``X``, i = 1..n), coefficients ``W`` (K, d) and intercepts ``b``
+(K,), the logits are ``z_i = W x_i + b``. Three losses share this module:
 
 - ``"multinomial"`` (softmax): ``l_i = logsumexp(z_i) - z_{i, y_i}``;
 - ``"ovr"`` (K independent sigmoids, one per class, class k against the rest):
   ``l_i = sum_k log(1 + exp(-s_ik z_ik))`` with ``s_ik = +1`` if ``y_i = k`` else ``-1``;
 - ``"binary"`` (one sigmoid, K = 1 column for the positive class): as "ovr" with one column.
 
-``loss_gradient`` returns the *mean* ``(1/n) sum_i l_i`` and its gradient; the penalty is
-added by the solver (see :mod:`lrcore.model` for the full objective).
+The objective, exactly as scikit-learn's ``LogisticRegression`` states it (intercepts are
+not penalized)::
+
+    C * sum_i l_i  +  (1 - r) / 2 * ||W||_F^2  +  r * ||W||_1
+
+with ``r = l1_ratio`` (``penalty="l2"``: r = 0, ``"l1"``: r = 1, ``"elasticnet"``: the given
+``l1_ratio``); ``penalty=None`` is C infinite: just ``sum_i l_i``. The solvers minimize it
+divided by ``C * n``, the *mean* objective::
+
+    F(W, b) = (1/n) sum_i l_i  +  l2 / 2 * ||W||_F^2  +  l1 * ||W||_1
+    l2 = (1 - r) / (C n),   l1 = r / (C n)        (both 0 for penalty=None)
+
+so that ``tol`` means what scikit-learn's lbfgs ``tol`` means (the largest entry of the
+(pseudo-)gradient of ``F``). :func:`loss_gradient` returns the smooth part of ``F`` (mean
+loss plus the L2 term, given its strength ``l2_reg_strength`` as scikit-learn's
+``LinearModelLoss.loss_gradient`` takes it) and its gradient; the L1 term is not smooth and
+is handled by the solvers (:mod:`lrcore.solvers`) from the weights :meth:`Penalty.l1_weights`
+and the value :func:`l1_value`. :func:`make_penalty` is the one place ``r``, ``l2`` and
+``l1`` are derived from (penalty, C, l1_ratio, n), and :meth:`Penalty.value` /
+:meth:`Penalty.objective` give the penalty and the objective in scikit-learn's scale.
 
 Speed: everything is two GEMMs (``X @ W.T`` and ``R.T @ X``, done block by block, see
 ``CHUNK_ROWS``) plus elementwise work on the (n, K) logits. ``X`` may be float32: the GEMMs
@@ -30,6 +48,7 @@ per block from ``y_idx`` (identical values, and no n x K array kept for the whol
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,11 +58,89 @@ LOSSES = ("multinomial", "ovr", "binary")
 
 @dataclass
 class LossResult:
-    """Mean loss, its gradient and by-products of the same pass over the data."""
+    """Mean loss, the smooth objective, its gradient and by-products of the same pass."""
 
-    loss: float  # mean log-loss (no penalty)
-    grad: np.ndarray | None  # (K, d + fit_intercept) float64, gradient of ``loss``
+    loss: float  # mean log-loss (1/n) sum_i l_i, no penalty
+    objective: float  # loss + l2_reg_strength / 2 * ||W||_F^2 (= loss without L2)
+    grad: np.ndarray | None  # (K, d + fit_intercept) float64, gradient of ``objective``
     n_correct: int  # training samples whose argmax logit is the true class
+
+
+@dataclass(frozen=True)
+class PenaltyValue:
+    """The penalty at some weights ``W``, in scikit-learn's scale and in the mean one."""
+
+    l2_squared: float  # ||W||_F^2
+    l1: float  # ||W||_1
+    value: float  # (1 - r) / 2 * ||W||_F^2 + r * ||W||_1 (0 without penalty)
+    mean_value: float  # value / (C n): the same on the scale of the mean loss
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """The penalty of one objective (see the module docstring), built by :func:`make_penalty`."""
+
+    penalty: str | None  # "l2", "l1", "elasticnet" or None
+    C: float  # inf when penalty is None
+    l1_ratio: float  # r: 0 for "l2" and None, 1 for "l1"
+    n_samples: int  # n in C * sum_i l_i
+    l2_strength: float  # (1 - r) / (C n): the mean objective's L2 weight (0 without penalty)
+    l1_strength: float  # r / (C n): the mean objective's L1 weight (0 without penalty)
+
+    @property
+    def objective_scale(self) -> float:
+        """Factor from the mean objective to scikit-learn's: ``C n`` (``n`` without penalty)."""
+        return self.C * self.n_samples if self.penalty is not None else float(self.n_samples)
+
+    def value(self, W: np.ndarray) -> PenaltyValue:
+        """The penalty at ``W`` of shape (K, d) (the coefficients, without intercepts)."""
+        W = np.asarray(W, dtype=np.float64)
+        l2 = float(np.sum(W * W))
+        l1 = float(np.abs(W).sum())
+        if self.penalty is None:
+            return PenaltyValue(l2, l1, 0.0, 0.0)
+        r = self.l1_ratio
+        value = 0.5 * (1.0 - r) * l2 + r * l1
+        return PenaltyValue(l2, l1, value, value / (self.C * self.n_samples))
+
+    def objective(self, mean_loss: float, W: np.ndarray) -> float:
+        """scikit-learn's objective ``C * sum_i l_i + penalty`` from the mean loss at ``W``."""
+        if self.penalty is None:
+            return mean_loss * self.n_samples
+        return self.C * self.n_samples * mean_loss + self.value(W).value
+
+    def l1_weights(self, shape: tuple[int, int], fit_intercept: bool) -> np.ndarray:
+        """Flat L1 weights ``c`` of the solvers' ``sum_j c_j |x_j|`` for parameters of
+        ``shape`` (K, d + fit_intercept): ``l1_strength``, 0 on the intercept column."""
+        mask = np.ones(shape)
+        if fit_intercept:
+            mask[:, -1] = 0.0
+        return self.l1_strength * mask.ravel()
+
+
+def make_penalty(penalty: str | None, C: float, l1_ratio: float | None,
+                 n_samples: int) -> Penalty:
+    """The :class:`Penalty` of (penalty, C, l1_ratio) on ``n_samples`` samples.
+
+    Expects validated values (see :mod:`lrcore.config`); ``l1_ratio`` is read for
+    ``"elasticnet"`` only, ``C`` is ignored (infinite) for ``penalty=None``.
+    """
+    if penalty is None:
+        return Penalty(None, math.inf, 0.0, n_samples, 0.0, 0.0)
+    r = {"l2": 0.0, "l1": 1.0}.get(penalty)
+    if r is None:
+        if penalty != "elasticnet":
+            raise ValueError(f"unknown penalty {penalty!r}")
+        r = float(l1_ratio)
+    C = float(C)
+    scale = 1.0 / (C * n_samples)
+    return Penalty(penalty, C, r, n_samples, (1.0 - r) * scale, r * scale)
+
+
+def l1_value(x: np.ndarray, c: np.ndarray) -> float:
+    """The L1 term ``sum_j c_j |x_j|`` of the mean objective (``c`` from
+    :meth:`Penalty.l1_weights`), as the L1 solvers add it to the smooth part."""
+    return float(c @ np.abs(x))
 
 
 def split_coef(coef_int: np.ndarray, fit_intercept: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -162,8 +259,13 @@ def loss_gradient(
     *,
     need_grad: bool = True,
     dtype: np.dtype | None = None,
+    l2_reg_strength: float = 0.0,
 ) -> LossResult:
-    """Mean log-loss and its gradient with respect to ``coef_int``.
+    """Mean log-loss, the smooth objective with its L2 term, and its gradient.
+
+    The smooth part of the mean objective ``F`` of the module docstring::
+
+        objective = (1/n) sum_i l_i  +  l2_reg_strength / 2 * ||W||_F^2
 
     Parameters
     ----------
@@ -183,11 +285,15 @@ def loss_gradient(
     dtype : floating dtype or None
         Precision of the products; None: ``X``'s dtype. A wider one than ``X``'s (float64
         on a float32 ``X``) upcasts ``X`` and ``Y`` block by block, never all of ``X``.
+    l2_reg_strength : float, default=0.0
+        ``l2`` of the mean objective (:attr:`Penalty.l2_strength`); the intercepts are not
+        penalized.
 
     Returns
     -------
     LossResult
-        ``loss`` (mean), ``grad`` of shape like ``coef_int`` (float64), ``n_correct``.
+        ``loss`` (mean log-loss), ``objective`` (with the L2 term), ``grad`` of
+        ``objective``, shaped like ``coef_int`` (float64), ``n_correct``.
     """
     n = X.shape[0]
     dtype = X.dtype if dtype is None else np.dtype(dtype)
@@ -234,8 +340,14 @@ def loss_gradient(
         if need_grad:
             gW += R.T @ Xc  # the second GEMM, on the block still in cache
             gb += R.sum(axis=0, dtype=np.float64)
+    mean_loss = float(loss / n)
+    objective = mean_loss
+    if l2_reg_strength:
+        # W is a view of the float64 coef_int: the L2 term is exact in float64 whatever
+        # the precision of the products.
+        objective += 0.5 * l2_reg_strength * float(np.sum(W * W))
     if not need_grad:
-        return LossResult(float(loss / n), None, n_correct)
+        return LossResult(mean_loss, objective, None, n_correct)
     grad = np.empty(coef_int.shape, dtype=np.float64)
     if fit_intercept:
         grad[:, :-1] = gW
@@ -243,4 +355,6 @@ def loss_gradient(
     else:
         grad[:] = gW
     grad /= n
-    return LossResult(float(loss / n), grad, n_correct)
+    if l2_reg_strength:
+        grad[:, :W.shape[1]] += l2_reg_strength * W
+    return LossResult(mean_loss, objective, grad, n_correct)

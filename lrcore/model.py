@@ -1,17 +1,14 @@
 """``SoftmaxRegression``: a scikit-learn compatible multinomial logistic regression.
 
-Objective, exactly as scikit-learn's ``LogisticRegression`` states it, for coefficients
-``W`` (K, d) and unpenalized intercepts ``b`` (K,)::
+It minimizes exactly scikit-learn's ``LogisticRegression`` objective, written out in
+:mod:`lrcore.loss` (the one place the objective and its gradient are computed)::
 
     C * sum_i loss_i(W, b)  +  (1 - r) / 2 * ||W||_F^2  +  r * ||W||_1
 
-with ``r = l1_ratio`` (``penalty="l2"``: r = 0, ``"l1"``: r = 1, ``"elasticnet"``: the given
-``l1_ratio``) and ``penalty=None``: just ``sum_i loss_i`` (C infinite). ``loss_i`` is the
-softmax cross-entropy (``multi_class="multinomial"``), the sum of K one-vs-rest sigmoid
-log-losses (``"ovr"``), or one sigmoid for two classes (then ``coef_`` has one row, as in
-scikit-learn). The solvers minimize this divided by ``C * n`` (mean loss + penalty/(C n)),
-so ``tol`` means what scikit-learn's lbfgs ``tol`` means: the largest entry of the
-(pseudo-)gradient of that mean objective.
+``loss_i`` is the softmax cross-entropy (``multi_class="multinomial"``), the sum of K
+one-vs-rest sigmoid log-losses (``"ovr"``), or one sigmoid for two classes (then ``coef_``
+has one row, as in scikit-learn). The solvers minimize this divided by ``C * n``, so
+``tol`` means what scikit-learn's lbfgs ``tol`` means.
 
 Training is the generator :meth:`SoftmaxRegression.fit_iter`; :meth:`fit` drains it. After
 every iteration the estimator's attributes hold the current iterate, so a caller that
@@ -40,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from lrcore import loss as _loss
 from lrcore import solvers as _solvers
-from lrcore.config import parse_penalty
+from lrcore import config as _config
 
 # Data at least this large (n * d) starts in float32: the GEMMs dominate and halve in cost.
 FLOAT32_MIN_SIZE = 1_000_000
@@ -87,7 +84,8 @@ class _MeanObjective:
 
     def __init__(self, X, y_idx, n_classes, kind, fit_intercept, l2, dtype):
         self.X_src, self.y_idx, self.kind = X, y_idx, kind
-        self.fit_intercept, self.l2 = fit_intercept, l2
+        self.fit_intercept = fit_intercept
+        self.l2 = l2  # l2_reg_strength of lrcore.loss.loss_gradient
         self.n_rows = n_classes if kind != "binary" else 1
         self.shape = (self.n_rows, X.shape[1] + int(fit_intercept))
         # The one-hot targets are made per block inside the loss (an n x K array would be
@@ -107,28 +105,12 @@ class _MeanObjective:
     def refine(self) -> None:
         self._set_dtype(np.float64)
 
-    def penalty_mask(self) -> np.ndarray:
-        mask = np.ones(self.shape)
-        if self.fit_intercept:
-            mask[:, -1] = 0.0
-        return mask.ravel()
-
     def __call__(self, x, need_grad=True):
-        coef_int = x.reshape(self.shape)
-        res = _loss.loss_gradient(coef_int, self.X, self.Y, self.y_idx, self.kind,
-                                  self.fit_intercept, need_grad=need_grad, dtype=self.dtype)
-        f = res.loss
-        g = None
-        if self.l2:
-            W = _loss.split_coef(coef_int, self.fit_intercept)[0]
-            f += 0.5 * self.l2 * float(np.sum(W * W))
-        if need_grad:
-            g = res.grad
-            if self.l2:
-                g[:, : W.shape[1]] += self.l2 * W
-            g = g.ravel()
+        res = _loss.loss_gradient(x.reshape(self.shape), self.X, self.Y, self.y_idx, self.kind,
+                                  self.fit_intercept, need_grad=need_grad, dtype=self.dtype,
+                                  l2_reg_strength=self.l2)
         self.last = res
-        return f, g, res
+        return res.objective, None if res.grad is None else res.grad.ravel(), res
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -139,14 +121,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     ----------
     penalty : {"l2", "l1", "elasticnet", None}, default="l2"
     C : float, default=1.0
-        Inverse regularization strength (> 0); ignored when ``penalty`` is None.
+        Inverse regularization strength, from 1e-6 to 1e8 (:data:`lrcore.config.C_MIN`,
+        ``C_MAX``); ignored when ``penalty`` is None.
     l1_ratio : float or None, default=None
         Elastic-net mixing in [0, 1]; required for ``penalty="elasticnet"``.
     multi_class : {"multinomial", "ovr"}, default="multinomial"
         One softmax over the classes, or one sigmoid per class (one against the rest).
     tol : float, default=1e-4
-        Stop when the largest (pseudo-)gradient entry of the mean objective is below it.
+        Stop when the largest (pseudo-)gradient entry of the mean objective is below it;
+        greater than 0 and at most 1.
     max_iter : int, default=100
+        Iteration budget, from 1 to 100000.
     fit_intercept : bool, default=True
     solver : {"auto", "lbfgs", "owlqn", "fista"}, default="auto"
         "auto": L-BFGS for L2/no penalty, OWL-QN for L1/elastic-net.
@@ -197,47 +182,34 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
 
     # ------------------------------------------------------------------ validation
-    def _resolved(self) -> tuple[str | None, float, float, str]:
-        """Validated (penalty, C, l1_ratio, solver); raises ValueError with a clear message."""
-        penalty = parse_penalty(self.penalty)
-        if penalty is None:
-            C = math.inf
-        else:
-            try:
-                C = float(self.C)
-            except (TypeError, ValueError):
-                raise ValueError(f"C must be a positive number; got {self.C!r}") from None
-            if not C > 0 or math.isnan(C):
-                raise ValueError(f"C must be a positive number; got {self.C!r}")
+    def _resolved(self) -> tuple[str | None, float, float, str, float, int]:
+        """Validated (penalty, C, l1_ratio, solver, tol, max_iter); raises ValueError.
+
+        The rules and messages are :mod:`lrcore.config`'s, the ones a TrainConfig obeys
+        (e.g. C in [1e-6, 1e8], max_iter from 1 to 100000), checked at fit time as
+        scikit-learn does. What is the estimator's own: ``l1_ratio=None`` (scikit-learn's
+        "not given") is required to be set for elastic-net, ignored otherwise; C is not
+        read without a penalty; ``max_iter`` must be an int (not 5.0 or "5"); ``dtype``.
+        ``max_iter=0``, which scikit-learn accepts, is refused as TrainConfig refuses it:
+        nothing in lrcore asks for it (stored coefficients are loaded with ``from_coef``).
+        """
+        penalty = _config.check_penalty(self.penalty)
+        C = math.inf if penalty is None else _config.check_C(self.C, penalty)
         if penalty == "elasticnet":
             if self.l1_ratio is None:
                 raise ValueError("l1_ratio must be set (between 0 and 1) for penalty='elasticnet'")
-            r = float(self.l1_ratio)
-            if not 0.0 <= r <= 1.0:
-                raise ValueError(f"l1_ratio must be between 0 and 1; got {self.l1_ratio!r}")
+            r = _config.check_l1_ratio(self.l1_ratio)
         else:
             r = 1.0 if penalty == "l1" else 0.0
-        if self.multi_class not in ("multinomial", "ovr"):
-            raise ValueError(
-                f"multi_class must be 'multinomial' or 'ovr'; got {self.multi_class!r}"
-            )
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 0):
-            raise ValueError(f"max_iter must be a non-negative integer; got {self.max_iter!r}")
-        if not (isinstance(self.tol, (int, float)) and self.tol > 0):
-            raise ValueError(f"tol must be a positive number; got {self.tol!r}")
-        solver = self.solver
-        if solver not in ("auto", "lbfgs", "owlqn", "fista"):
-            raise ValueError(f"solver must be 'auto', 'lbfgs', 'owlqn' or 'fista'; got {solver!r}")
+        _config.check_multi_class(self.multi_class)
+        max_iter = _config.check_max_iter(self.max_iter, exact=True)
+        tol = _config.check_tol(self.tol)
+        solver = _config.check_solver(self.solver, penalty)
         if solver == "auto":
             solver = "owlqn" if r > 0 else "lbfgs"
-        if solver == "lbfgs" and r > 0:
-            raise ValueError(
-                f"solver 'lbfgs' supports only penalty 'l2' or None; got penalty={penalty!r}"
-                " (use solver='owlqn' or 'fista')"
-            )
         if self.dtype not in ("auto", "float32", "float64"):
             raise ValueError(f"dtype must be 'auto', 'float32' or 'float64'; got {self.dtype!r}")
-        return penalty, C, r, solver
+        return penalty, C, r, solver, tol, max_iter
 
     # ------------------------------------------------------------------ training
     def fit(self, X, y) -> "SoftmaxRegression":
@@ -262,7 +234,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             next to the training set, some iterations are not evaluated and report
             ``test_loss = test_accuracy = None`` (never the first or the final one).
         """
-        penalty, C, r, solver = self._resolved()
+        penalty, C, r, solver, tol, max_iter = self._resolved()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C")
         check_classification_targets(y)
         classes, y_idx = np.unique(y, return_inverse=True)
@@ -278,11 +250,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             dtype = np.float32 if n * d >= FLOAT32_MIN_SIZE else np.float64
         else:
             dtype = np.dtype(self.dtype)
-        # The mean objective: loss/n + penalty/(C n).
-        scale = 1.0 / (C * n) if penalty is not None else 0.0
+        # The mean objective: loss/n + penalty/(C n) (lrcore.loss).
+        pen = _loss.make_penalty(penalty, C, r, n)
         fun = _MeanObjective(X, y_idx, classes.size, kind, self.fit_intercept,
-                             l2=(1.0 - r) * scale, dtype=dtype)
-        l1 = r * scale * fun.penalty_mask()
+                             l2=pen.l2_strength, dtype=dtype)
+        l1 = pen.l1_weights(fun.shape, self.fit_intercept)
 
         x0 = np.zeros(fun.shape)
         if self.warm_start and getattr(self, "coef_", None) is not None and \
@@ -306,25 +278,24 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self._kind = kind
         self.history_ = []
-        objective_scale = C * n if penalty is not None else float(n)
 
         if solver == "lbfgs":
-            steps = _solvers.lbfgs(fun, x0, tol=self.tol, max_iter=self.max_iter)
+            states = _solvers.lbfgs(fun, x0, tol=tol, max_iter=max_iter)
         elif solver == "owlqn":
-            steps = _solvers.owlqn(fun, x0, l1, tol=self.tol, max_iter=self.max_iter)
+            states = _solvers.owlqn(fun, x0, l1, tol=tol, max_iter=max_iter)
         else:
-            steps = _solvers.fista(fun, x0, l1, tol=self.tol, max_iter=self.max_iter)
+            states = _solvers.fista(fun, x0, l1, tol=tol, max_iter=max_iter)
 
         t0 = time.perf_counter()
         self.eval_seconds_ = 0.0
         last = None
         try:
-            for step in steps:
-                coef_int = step.x.reshape(fun.shape)
+            for state in states:
+                coef_int = state.x.reshape(fun.shape)
                 self._set_coef(coef_int, d)
-                self.n_iter_ = np.array([step.iteration], dtype=np.int32)
-                self.converged_ = step.status == "converged"
-                res = step.aux
+                self.n_iter_ = np.array([state.iteration], dtype=np.int32)
+                self.converged_ = state.status == "converged"
+                res = state.aux
                 t_report = time.perf_counter()
                 # For multinomial the optimized loss is the reported log-loss; for the
                 # sigmoid losses report the log-loss of predict_proba (comparable curves).
@@ -336,7 +307,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 test_loss = test_acc = None
                 train_seconds = (t_report - t0) - self.eval_seconds_
                 if eval_set is not None and (
-                        step.iteration <= 1 or step.status != "running"
+                        state.iteration <= 1 or state.status != "running"
                         or self.eval_seconds_ <= EVAL_BUDGET * train_seconds):
                     Z = self._raw_logits(eval_set[0])
                     test_loss = _loss.log_loss_from_logits(Z, eval_set[1], kind)
@@ -344,17 +315,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 # What the live curves cost on top of training (bench/train_vs_sklearn.py).
                 self.eval_seconds_ += time.perf_counter() - t_report
                 prog = Progress(
-                    iteration=step.iteration,
+                    iteration=state.iteration,
                     elapsed=time.perf_counter() - t0,
-                    objective=step.F * objective_scale,
+                    objective=state.F * pen.objective_scale,
                     train_loss=float(train_loss),
                     train_accuracy=res.n_correct / n,
                     test_loss=test_loss,
                     test_accuracy=test_acc,
-                    grad_max=step.opt,
-                    status=step.status,
-                    message=step.message,
-                    n_evals=step.n_evals,
+                    grad_max=state.opt,
+                    status=state.status,
+                    message=state.message,
+                    n_evals=state.n_evals,
                     coef=self.coef_.copy(),
                     intercept=self.intercept_.copy(),
                 )
@@ -365,8 +336,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             fun.X = fun.X_src = fun.Y = None  # do not keep a float copy of the data alive
         if last is not None and last.status == "max_iter":
             warnings.warn(
-                f"SoftmaxRegression did not converge in max_iter={self.max_iter} iterations "
-                f"(largest gradient {last.grad_max:.2g} > tol {self.tol:g}); "
+                f"SoftmaxRegression did not converge in max_iter={max_iter} iterations "
+                f"(largest gradient {last.grad_max:.2g} > tol {tol:g}); "
                 "increase max_iter or tol.",
                 ConvergenceWarning,
             )
@@ -426,17 +397,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def objective(self, X, y) -> float:
         """The objective in scikit-learn's form (C * sum loss + penalty) at the current fit."""
         check_is_fitted(self, "coef_")
-        penalty, C, r, _ = self._resolved()
+        penalty, C, r = self._resolved()[:3]
         X = np.asarray(X, dtype=np.float64)
         y_idx = np.searchsorted(self.classes_, np.asarray(y))
         coef_int = np.hstack([self.coef_, self.intercept_[:, None]])
         fun = _MeanObjective(X, y_idx, self.classes_.size, self.kind_, True, 0.0, np.float64)
         f, _, _ = fun(coef_int.ravel(), need_grad=False)
-        if penalty is None:
-            return f * X.shape[0]
-        W = self.coef_
-        pen = 0.5 * (1 - r) * float(np.sum(W * W)) + r * float(np.abs(W).sum())
-        return C * X.shape[0] * f + pen
+        return _loss.make_penalty(penalty, C, r, X.shape[0]).objective(f, self.coef_)
 
     @classmethod
     def from_coef(cls, coef, intercept, classes, *, multi_class: str = "multinomial",

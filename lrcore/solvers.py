@@ -6,8 +6,10 @@ the latest iterate, with no threads or callbacks. The per-iteration bookkeeping 
 vectors of ~8,000 numbers; the cost is in the objective (two GEMMs over the data).
 
 All solvers minimize ``F(x) = f(x) + sum_j c_j |x_j|`` where ``f`` is smooth (the mean
-log-loss plus any L2 part) and ``c`` is a vector of L1 weights (all zero for smooth
-problems). ``fun(x, need_grad)`` returns ``(f, grad, aux)``.
+log-loss plus any L2 part: :func:`lrcore.loss.loss_gradient`) and ``c`` is a vector of L1
+weights (:meth:`lrcore.loss.Penalty.l1_weights`; all zero for smooth problems), the mean
+objective of :mod:`lrcore.loss`. The L1 term's value is :func:`lrcore.loss.l1_value`.
+``fun(x, need_grad)`` returns ``(f, grad, aux)``.
 
 - :func:`lbfgs` — L-BFGS with a weak-Wolfe line search, for ``c = 0``.
 - :func:`owlqn` — Orthant-Wise Limited-memory Quasi-Newton (Andrew & Gao, 2007): L-BFGS
@@ -30,9 +32,11 @@ of samples; the refinement swaps the objective's precision, not its data.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Generator, Protocol
+from typing import Any, Generator, Protocol
 
 import numpy as np
+
+from lrcore import loss as _loss
 
 # Below this gradient size the float32 objective is too noisy to trust (its line search
 # stalls near 1e-6 relative), so tighter tolerances are finished in float64.
@@ -51,8 +55,9 @@ class Objective(Protocol):
 
 
 @dataclass
-class Step:
-    """State after one iteration."""
+class Iterate:
+    """One iterate of a solver and what is known there: the parameters after an iteration,
+    the objective and optimality at them, and how the solver stands (``status``)."""
 
     iteration: int
     x: np.ndarray  # current parameters (flat, float64)
@@ -138,8 +143,8 @@ def lbfgs(
     m: int = 160,
     c1: float = 1e-4,
     c2: float = 0.9,
-) -> Generator[Step, None, None]:
-    """L-BFGS for a smooth objective, one ``Step`` per iteration.
+) -> Generator[Iterate, None, None]:
+    """L-BFGS for a smooth objective, one ``Iterate`` per iteration.
 
     ``m = 160`` pairs instead of the usual 10: on full MNIST, iterations to reach sklearn's
     objective fell from 182 (m=10) to 163 (m=20), 156 (m=40), 135 (m=80) and 120 (m=160)
@@ -156,16 +161,14 @@ def lbfgs(
     while True:
         opt = float(np.max(np.abs(g))) if g.size else 0.0
         if opt <= tol and not _wants_refine(fun, tol):
-            yield Step(it, x, f, opt, aux, n_evals, "converged", "gradient below tol")
+            yield Iterate(it, x, f, opt, aux, n_evals, "converged", "gradient below tol")
             return
         if opt <= max(tol, FLOAT32_TOL) and _wants_refine(fun, tol):
-            fun.refine()
-            f, g, aux = fun(x)
+            f, g, aux = _refine(fun, x, mem)
             n_evals += 1
-            mem.clear()
             continue
         if it >= max_iter:
-            yield Step(it, x, f, opt, aux, n_evals, "max_iter", f"stopped at max_iter={max_iter}")
+            yield Iterate(it, x, f, opt, aux, n_evals, "max_iter", f"stopped at max_iter={max_iter}")
             return
         d = -mem.apply(g) if len(mem) else -g * _first_step(g)
         gd = float(g @ d)
@@ -177,12 +180,10 @@ def lbfgs(
         n_evals += result[-1]
         if result[0] is None:
             if fun.can_refine:
-                fun.refine()
-                f, g, aux = fun(x)
+                f, g, aux = _refine(fun, x, mem)
                 n_evals += 1
-                mem.clear()
                 continue
-            yield Step(it, x, f, opt, aux, n_evals, "stalled",
+            yield Iterate(it, x, f, opt, aux, n_evals, "stalled",
                        "line search could not decrease the objective further")
             return
         t, f_new, g_new, aux_new, _ = result
@@ -191,23 +192,31 @@ def lbfgs(
         x = x + s
         f_prev, f, g, aux = f, f_new, g_new, aux_new
         it += 1
-        step = _finish(Step(it, x, f, float(np.max(np.abs(g))), aux, n_evals), fun, tol,
+        state = _finish(Iterate(it, x, f, float(np.max(np.abs(g))), aux, n_evals), fun, tol,
                        max_iter, f_prev)
-        yield step
-        if step.status != "running":
+        yield state
+        if state.status != "running":
             return
 
 
-def _finish(step: Step, fun: Objective, tol: float, max_iter: int, F_prev: float) -> Step:
+def _finish(state: Iterate, fun: Objective, tol: float, max_iter: int, F_prev: float) -> Iterate:
     """Give a fresh iterate its final status, so each iteration is reported exactly once."""
-    if step.opt <= tol and not _wants_refine(fun, tol):
-        step.status, step.message = "converged", "gradient below tol"
-    elif abs(F_prev - step.F) <= 1e-15 * max(abs(step.F), 1.0) and not fun.can_refine:
-        step.status = "converged"
-        step.message = "objective no longer decreases (machine precision)"
-    elif step.iteration >= max_iter:
-        step.status, step.message = "max_iter", f"stopped at max_iter={max_iter}"
-    return step
+    if state.opt <= tol and not _wants_refine(fun, tol):
+        state.status, state.message = "converged", "gradient below tol"
+    elif abs(F_prev - state.F) <= 1e-15 * max(abs(state.F), 1.0) and not fun.can_refine:
+        state.status = "converged"
+        state.message = "objective no longer decreases (machine precision)"
+    elif state.iteration >= max_iter:
+        state.status, state.message = "max_iter", f"stopped at max_iter={max_iter}"
+    return state
+
+
+def _refine(fun: Objective, x: np.ndarray, mem: _Memory):
+    """Switch ``fun`` to float64 and evaluate it at ``x`` again; the curvature pairs were
+    measured on the float32 objective, so they are dropped."""
+    fun.refine()
+    mem.clear()
+    return fun(x)
 
 
 def _wants_refine(fun: Objective, tol: float) -> bool:
@@ -258,12 +267,12 @@ def owlqn(
     max_iter: int,
     m: int = 40,
     c1: float = 1e-4,
-) -> Generator[Step, None, None]:
-    """OWL-QN for ``f(x) + sum_j c_j |x_j|`` (Andrew & Gao, 2007), one ``Step`` per iteration."""
+) -> Generator[Iterate, None, None]:
+    """OWL-QN for ``f(x) + sum_j c_j |x_j|`` (Andrew & Gao, 2007), one ``Iterate`` per iteration."""
     x = np.array(x0, dtype=np.float64)
     f, g, aux = fun(x)
     n_evals = 1
-    l1 = lambda z: float(c @ np.abs(z))  # noqa: E731
+    l1 = lambda z: _loss.l1_value(z, c)  # noqa: E731
     F = f + l1(x)
     mem = _Memory(m)
     it = 0
@@ -271,17 +280,15 @@ def owlqn(
         pg = pseudo_gradient(x, g, c)
         opt = float(np.max(np.abs(pg))) if pg.size else 0.0
         if opt <= tol and not _wants_refine(fun, tol):
-            yield Step(it, x, F, opt, aux, n_evals, "converged", "pseudo-gradient below tol")
+            yield Iterate(it, x, F, opt, aux, n_evals, "converged", "pseudo-gradient below tol")
             return
         if opt <= max(tol, FLOAT32_TOL) and _wants_refine(fun, tol):
-            fun.refine()
-            f, g, aux = fun(x)
+            f, g, aux = _refine(fun, x, mem)
             F = f + l1(x)
             n_evals += 1
-            mem.clear()
             continue
         if it >= max_iter:
-            yield Step(it, x, F, opt, aux, n_evals, "max_iter", f"stopped at max_iter={max_iter}")
+            yield Iterate(it, x, F, opt, aux, n_evals, "max_iter", f"stopped at max_iter={max_iter}")
             return
         d = -mem.apply(pg) if len(mem) else -pg * _first_step(pg)
         # Keep only the components that agree in sign with steepest descent.
@@ -304,23 +311,21 @@ def owlqn(
             t *= 0.5
         if not accepted:
             if fun.can_refine:
-                fun.refine()
-                f, g, aux = fun(x)
+                f, g, aux = _refine(fun, x, mem)
                 F = f + l1(x)
                 n_evals += 1
-                mem.clear()
                 continue
-            yield Step(it, x, F, opt, aux, n_evals, "stalled",
+            yield Iterate(it, x, F, opt, aux, n_evals, "stalled",
                        "line search could not decrease the objective further")
             return
         mem.push(x_new - x, g_new - g)
         F_prev = F
         x, f, g, aux, F = x_new, f_new, g_new, aux_new, F_new
         it += 1
-        step = _finish(Step(it, x, F, float(np.max(np.abs(pseudo_gradient(x, g, c)))), aux,
+        state = _finish(Iterate(it, x, F, float(np.max(np.abs(pseudo_gradient(x, g, c)))), aux,
                             n_evals), fun, tol, max_iter, F_prev)
-        yield step
-        if step.status != "running":
+        yield state
+        if state.status != "running":
             return
 
 
@@ -331,7 +336,7 @@ def fista(
     *,
     tol: float,
     max_iter: int,
-) -> Generator[Step, None, None]:
+) -> Generator[Iterate, None, None]:
     """Accelerated proximal gradient (FISTA) with backtracking and gradient restart."""
     x = np.array(x0, dtype=np.float64)
     z = x.copy()
@@ -339,10 +344,10 @@ def fista(
     f_z, g_z, aux = fun(z)
     n_evals = 1
     L = max(float(np.max(np.abs(g_z))), 1.0)
-    F = f_z + float(c @ np.abs(x))
+    F = f_z + _loss.l1_value(x, c)
     it = 0
     if max_iter == 0:
-        yield Step(0, x, F, np.inf, aux, n_evals, "max_iter", "stopped at max_iter=0")
+        yield Iterate(0, x, F, np.inf, aux, n_evals, "max_iter", "stopped at max_iter=0")
         return
     while True:
         while True:
@@ -355,10 +360,10 @@ def fista(
                 break
             L *= 2.0
             if L > 1e20:
-                yield Step(it, x, F, np.inf, aux, n_evals, "stalled", "step size underflow")
+                yield Iterate(it, x, F, np.inf, aux, n_evals, "stalled", "step size underflow")
                 return
         opt = float(np.max(np.abs(diff))) * L  # size of the composite gradient mapping
-        F_new = f_new + float(c @ np.abs(x_new))
+        F_new = f_new + _loss.l1_value(x_new, c)
         # Restart the momentum when it points uphill (O'Donoghue & Candes, 2015).
         if float((z - x_new) @ (x_new - x)) > 0:
             tk = 1.0
@@ -366,13 +371,13 @@ def fista(
         z = x_new + ((tk - 1.0) / t_next) * (x_new - x)
         x, tk, F, aux = x_new, t_next, F_new, aux_new
         it += 1
-        step = Step(it, x, F, opt, aux, n_evals)
+        state = Iterate(it, x, F, opt, aux, n_evals)
         if opt <= tol:
-            step.status, step.message = "converged", "gradient mapping below tol"
+            state.status, state.message = "converged", "gradient mapping below tol"
         elif it >= max_iter:
-            step.status, step.message = "max_iter", f"stopped at max_iter={max_iter}"
-        yield step
-        if step.status != "running":
+            state.status, state.message = "max_iter", f"stopped at max_iter={max_iter}"
+        yield state
+        if state.status != "running":
             return
         f_z, g_z, aux_z = fun(z)
         n_evals += 1

@@ -12,10 +12,9 @@ and a fitted model ``W`` (K, d), ``b`` (K,):
 
 Nothing is re-derived here: the loss and gradient come from :func:`lrcore.loss.loss_gradient`
 on a batch of one, the exact function the solvers minimize, so what the page shows is what
-training uses. The penalty part of the objective (:func:`penalty_breakdown`) is written in
-scikit-learn's form, as in :mod:`lrcore.model`::
-
-    C * sum_i l_i  +  (1 - r) / 2 * ||W||_F^2  +  r * ||W||_1
+training uses. The penalty part of the objective (:func:`penalty_breakdown`) is
+:meth:`lrcore.loss.Penalty.value`, in scikit-learn's form (the objective is written out in
+:mod:`lrcore.loss`).
 
 No Streamlit here (STYLE.md section 1).
 """
@@ -180,20 +179,13 @@ def penalty_breakdown(model: TrainedModel, n_train: int | None = None) -> Penalt
         ``config.train_size``.
     """
     cfg = model.config
-    W = np.asarray(model.model.coef_, dtype=np.float64)
+    W = np.asarray(model.coef_, dtype=np.float64)
     n = int(cfg.train_size if n_train is None else n_train)
     if n < 1:
         raise ValueError(f"n_train must be at least 1; got {n}")
-    penalty = cfg.penalty
-    r = {"l2": 0.0, "l1": 1.0, "elasticnet": float(cfg.l1_ratio), None: 0.0}[penalty]
-    l2 = float(np.sum(W * W))
-    l1 = float(np.abs(W).sum())
-    if penalty is None:
-        value, per_sample, C = 0.0, 0.0, math.inf
-    else:
-        C = float(cfg.C)
-        value = 0.5 * (1.0 - r) * l2 + r * l1
-        per_sample = value / (C * n)
-    return PenaltyBreakdown(penalty=penalty, C=C, l1_ratio=r, n_train=n, l2_squared=l2,
-                            l1=l1, value=value, per_sample=per_sample,
+    pen = _loss.make_penalty(cfg.penalty, cfg.C, cfg.l1_ratio, n)
+    v = pen.value(W)
+    return PenaltyBreakdown(penalty=pen.penalty, C=pen.C, l1_ratio=pen.l1_ratio, n_train=n,
+                            l2_squared=v.l2_squared, l1=v.l1, value=v.value,
+                            per_sample=v.mean_value,
                             zero_fraction=float(np.mean(W == 0)) if W.size else 0.0)

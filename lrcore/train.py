@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 import math
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, TypedDict

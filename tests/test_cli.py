@@ -62,3 +62,14 @@ def test_module_entry_point_bad_model_file_exits_2(tmp_path, mnist_dir):
                            "--data-dir", str(mnist_dir)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.startswith("error:")
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["binary", "--C", "nan"], "error: C must be a number; got NaN"),
+    (["binary", "--max-iter", "abc"], "error: max_iter must be a whole number; got 'abc'"),
+    (["size", "--sizes", "200,2.5"], "error: sizes must be a whole number; got '2.5'"),
+])
+def test_experiment_options_are_read_with_the_config_converters(mnist_dir, args, msg):
+    """Text becomes numbers through lrcore.config's converters, with their messages."""
+    code, out, err = _run(["experiment", *args, "--data-dir", str(mnist_dir)])
+    assert code == 2 and err.strip().splitlines()[-1] == msg

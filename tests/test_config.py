@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from lrcore.config import TrainConfig
@@ -128,3 +129,56 @@ def test_bad_link_values_are_named_briefly_and_dropped():
 def test_a_repeated_parameter_counts_once():
     cfg, notes = TrainConfig.from_query({"C": ["5", "0.5"]}, DEFAULTS, 60000, 10000)
     assert cfg.C == 0.5 and notes == []
+
+
+# ----------------------------------------------------------------------------- one field
+@pytest.mark.parametrize("kw", [
+    dict(C=0), dict(C="abc"), dict(C=1e12), dict(l1_ratio=2), dict(penalty="l3"),
+    dict(train_size=50), dict(train_size=1.5), dict(test_size=0), dict(tol=0),
+    dict(max_iter=0), dict(max_iter=100_001), dict(preprocess="zscore"),
+    dict(multi_class="softmax"), dict(shuffle="maybe"), dict(seed=-1), dict(solver="sgd"),
+])
+def test_check_field_gives_the_constructors_message(kw):
+    ((name, value),) = kw.items()
+    with pytest.raises(ValueError) as whole:
+        TrainConfig(**kw)
+    with pytest.raises(ValueError) as one:
+        TrainConfig.check_field(name, value)
+    assert str(one.value) == str(whole.value)
+
+
+def test_check_field_normalizes_and_checks_sizes_against_the_data():
+    assert TrainConfig.check_field("C", "0.5") == 0.5
+    assert math.isinf(TrainConfig.check_field("C", 5, penalty="none"))  # unused: infinite
+    with pytest.raises(ValueError, match="C must be between"):
+        TrainConfig.check_field("C", 1e9, penalty="l1")
+    assert TrainConfig.check_field("train_size", "5000", n_train=60000) == 5000
+    assert TrainConfig.check_field("shuffle", "yes") is True
+    with pytest.raises(ValueError, match="^train_size must be at most 60000 for this data; "
+                                         "got 70000$"):
+        TrainConfig.check_field("train_size", 70000, n_train=60000)
+    with pytest.raises(ValueError, match="^test_size must be at most 10000 for this data; "
+                                         "got 10001$"):
+        TrainConfig.check_field("test_size", 10001, n_test=10000)
+    with pytest.raises(ValueError, match="^train_size must be at least 100 but this data has "
+                                         "only 40 digits$"):
+        TrainConfig.check_field("train_size", 100, n_train=40)
+    assert TrainConfig.check_field("solver", "lbfgs") == "lbfgs"  # the pair rule is separate
+    with pytest.raises(KeyError):
+        TrainConfig.check_field("bogus", 1)
+
+
+def test_converters_exact_ints_for_array_apis():
+    from lrcore.config import integer, number
+
+    assert integer("n", "1e3") == 1000 and integer("n", 7.0) == 7
+    for bad in ("abc", "1.5", "inf", "nan", True):
+        with pytest.raises(ValueError, match="^n must be a whole number; got "):
+            integer("n", bad)
+    assert integer("n", np.int64(5), exact=True) == 5
+    for bad in (5.0, "5", True):
+        with pytest.raises(ValueError, match="^n must be a whole number; got "):
+            integer("n", bad, exact=True)
+    assert number("x", " 0.25 ") == 0.25
+    with pytest.raises(ValueError, match="^x must be a number; got NaN$"):
+        number("x", "nan")

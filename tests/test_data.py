@@ -589,11 +589,14 @@ def test_subset_shuffle_is_seeded_nested_and_uint8():
 @pytest.mark.parametrize(
     "train_size, test_size, message",
     [
-        (99, None, "train_size must be between 100 and 300 for this data; got 99"),
-        (301, None, "train_size must be between 100 and 300 for this data; got 301"),
-        (100, 0, "test_size must be between 1 and 50 for this data; got 0"),
-        (100, 51, "test_size must be between 1 and 50 for this data; got 51"),
+        # lrcore.config's messages, the ones TrainConfig and the CLI give.
+        (99, None, "train_size must be at least 100; got 99"),
+        (301, None, "train_size must be at most 300 for this data; got 301"),
+        (100, 0, "test_size must be at least 1; got 0"),
+        (100, 51, "test_size must be at most 50 for this data; got 51"),
         (100.5, None, "train_size must be a whole number; got 100.5"),
+        (100.0, None, "train_size must be a whole number; got 100.0"),
+        ("100", None, "train_size must be a whole number; got '100'"),
         (True, None, "train_size must be a whole number"),
     ],
 )
@@ -603,14 +606,16 @@ def test_subset_ranges(train_size, test_size, message):
 
 
 def test_subset_bad_seed_and_tiny_data():
-    with pytest.raises(ValueError, match="seed"):
+    with pytest.raises(ValueError, match="seed must be between 0 and 2"):
         select_subset(small_data(), 100, shuffle=True, seed=-1)
+    with pytest.raises(ValueError, match="seed must be a whole number"):
+        select_subset(small_data(), 100, shuffle=True, seed=1.0)
     with pytest.raises(ValueError, match="at least 100 but this data has only 40"):
         select_subset(small_data(n_train=40), 100)
 
 
 def test_subset_of_real_mnist(mnist):
-    with pytest.raises(ValueError, match="between 100 and 60000 for this data; got 70000"):
+    with pytest.raises(ValueError, match="train_size must be at most 60000 for this data; got 70000"):
         select_subset(mnist, 70_000)
     sub = select_subset(mnist, 60_000, 10_000)
     assert np.shares_memory(sub.X_train, mnist.X_train)
