@@ -40,7 +40,7 @@ from lrcore.metrics import sparsity  # noqa: E402
 from lrcore.model import SoftmaxRegression  # noqa: E402
 
 # One BLAS thread: on a busy 2-core machine two OpenBLAS threads spin and run 6-15x slower
-# (see lrcore.experiments); every fit below, ours and scikit-learn's, gets the same limit.
+# (see lrcore.threads); every fit below, ours and scikit-learn's, gets the same limit.
 THREADS = 1
 
 

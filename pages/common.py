@@ -16,7 +16,6 @@ from typing import Any
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
-from threadpoolctl import threadpool_limits
 
 from lrcore.config import TrainConfig
 from lrcore.data import MnistData, load_mnist
@@ -24,16 +23,10 @@ from lrcore import labels
 from lrcore.engine import Engine, EngineUnavailable, get_engine
 from lrcore.labels import config_label  # noqa: F401  (pages import it from here)
 from lrcore.modelcache import cached_model, recompute_metrics
+from lrcore.threads import limit_process_blas
 from lrcore.train import TrainedModel
 
-# One BLAS thread per training. OpenBLAS threads busy-wait for work; in this server they
-# compete with other sessions' trainings and, on a laptop, with the browser redrawing the
-# live chart, and then every GEMM stalls: measured on 2 shared cores, a 5,000-digit live
-# training took 85-109 s with OpenBLAS's 2 threads and 7-12 s with 1. Parallelism comes from
-# sessions training side by side. An explicit *_NUM_THREADS in the environment wins.
-if not any(os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                                       "MKL_NUM_THREADS")):
-    threadpool_limits(limits=1, user_api="blas")
+limit_process_blas()  # the web process's own GEMMs (scoring strokes, rescoring)
 
 DEFAULT_ID = "default"
 # Session-state keys (one place, so pages and tests agree).
