@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from streamlit.testing.v1 import AppTest
 
@@ -27,3 +28,16 @@ def figures(at: AppTest) -> dict[str, dict]:
     """Plotly figures on the page, by the key they were drawn with."""
     return {el.proto.id.rsplit("-", 1)[-1]: json.loads(el.proto.spec)
             for el in at.get("plotly_chart")}
+
+
+def run_until(at: AppTest, done, timeout: float = 180.0, what: str = "the job") -> None:
+    """Rerun the page (as its polling fragment does in a browser) until ``done(at)``;
+    fails on any exception, or when ``what`` has not ended within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return
+        assert time.monotonic() < deadline, f"{what} did not end in time"
+        time.sleep(0.2)

@@ -19,23 +19,11 @@ import pytest
 from lrcore.config import TrainConfig
 from lrcore.engine import Engine, EngineUnavailable
 from lrcore.train import train
+from tests.enginetest import FAST, SLOW, until
 
 pytestmark = pytest.mark.timeout(300)
 
-# Fast: converges or stops within a few seconds on 1,000 digits.
-FAST = dict(train_size=1000, test_size=500, max_iter=25)
-# Slow on purpose: FISTA with a weak L1 penalty and a tiny tol keeps iterating for
-# minutes, so it stays running until the test stops it.
-SLOW = dict(train_size=1000, test_size=500, penalty="l1", C=100.0, solver="fista",
-            tol=1e-9, max_iter=100000)
 
-
-def until(cond, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def started_at(job) -> list[float]:

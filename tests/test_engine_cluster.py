@@ -21,7 +21,7 @@ from lrcore.config import TrainConfig
 from lrcore.engine import Engine
 from lrcore.train import train
 
-from tests.test_engine import FAST, SLOW, until
+from tests.enginetest import FAST, SLOW, until
 
 pytestmark = pytest.mark.timeout(400)
 

@@ -16,20 +16,11 @@ from lrcore.config import TrainConfig
 from lrcore.engine import Engine
 from lrcore.engine import core as engine_core
 from lrcore.train import WarmStart, train
+from tests.enginetest import SLOW, until
 
 pytestmark = pytest.mark.timeout(300)
 
-# Slow on purpose (weak L1, tiny tol, FISTA): it keeps iterating until stopped.
-SLOW = dict(train_size=1000, test_size=500, penalty="l1", C=100.0, solver="fista",
-            tol=1e-9, max_iter=100000)
 
-
-def until(cond, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def iteration(job) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,8 @@ import pytest
 import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
+
+from tests import apptest
 
 from lrcore import experiments as ex
 from lrcore.config import TrainConfig
@@ -91,15 +92,7 @@ def configure(at: AppTest, settings: dict) -> None:
 
 
 def run_until(at: AppTest, done, timeout: float = 240.0) -> None:
-    """Rerun the page (as its polling fragment does in a browser) until ``done(at)``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        at.run()
-        assert not at.exception, at.exception
-        if done(at):
-            return
-        assert time.monotonic() < deadline, "the experiment did not end in time"
-        time.sleep(0.2)
+    apptest.run_until(at, done, timeout, what="the experiment")
 
 
 def idle(at: AppTest) -> bool:

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests import apptest
+
 from lrcore.config import TrainConfig
 from lrcore.labels import pct
 from lrcore.train import train
@@ -139,15 +141,7 @@ def test_sizes_beyond_the_data_are_explained(at, field, value, words):
 
 # ----------------------------------------------------------------------------- training
 def run_until(at: AppTest, done, timeout: float = 180.0) -> None:
-    """Rerun the page (as the live panel's polling does in a browser) until ``done(at)``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        at.run()
-        assert not at.exception, at.exception
-        if done(at):
-            return
-        assert time.monotonic() < deadline, "the training did not end in time"
-        time.sleep(0.2)
+    apptest.run_until(at, done, timeout, what="the training")
 
 
 def has_runs(n: int = 1):
