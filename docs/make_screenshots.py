@@ -3,8 +3,11 @@
 Run:  MNIST_DIR=../shared/mnist python docs/make_screenshots.py [--out docs/screenshots]
 
 Each page is shown as a user would first use it: Draw with a digit drawn, Weights and
-Evaluate of the default model, Train after a short run, Experiments with the training-size
-curve run. Uses the Playwright helpers of tools/browser.py.
+Evaluate of the default model, Train paused step by step (the live curves, the test
+digits with the current guesses, the controls) and after a short run, Experiments with the
+training-size curve run. ``--width 1024 --height 768`` (a projector) or ``--width 390
+--height 844`` (a phone) take the same pictures at that size. Uses the Playwright helpers
+of tools/browser.py.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from tools.browser import (  # noqa: E402
     fill,
     launch_chromium,
     nav_click,
+    select_option,
     start_app,
     stop_app,
     wait_idle,
@@ -49,6 +53,7 @@ def _three(size: float = 280) -> list[tuple[float, float]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--width", type=int, default=VIEWPORT["width"], help="window width")
     ap.add_argument("--height", type=int, default=VIEWPORT["height"],
                     help="window height; Streamlit scrolls inside the window, so a tall "
                          "one (e.g. 5000) shows whole pages")
@@ -61,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with sync_playwright() as p:
             browser = launch_chromium(p)
-            page = browser.new_context(viewport={**VIEWPORT, "height": args.height}, base_url=url,
+            page = browser.new_context(viewport={"width": args.width, "height": args.height},
+                                       base_url=url,
                                        device_scale_factor=1).new_page()
             page.set_default_timeout(MODEL_TIMEOUT_MS)
 
@@ -89,7 +95,16 @@ def main(argv: list[str] | None = None) -> int:
 
             nav_click(page, "Train", "Train a model")
             fill(page, "train_size", "20000")
+            select_option(page, "train_speed", "Step by step")
             click_button(page, "train_go")
+            page.get_by_text("Paused at iteration").first.wait_for()
+            for _ in range(3):
+                click_button(page, "train_step")
+            page.get_by_text("Paused at iteration 4").first.wait_for()
+            page.locator(".sample-predictions figure").first.wait_for()
+            wait_idle(page)
+            shot("train-live")
+            click_button(page, "train_pause")  # Resume: the run goes on to its end
             page.locator(".st-key-train_last_chart svg.main-svg").first.wait_for()
             wait_idle(page)
             shot("train")
