@@ -56,7 +56,8 @@ REQUEST = "exp_request"  # section id whose Run was clicked (set by the button c
 K_TABS = "exp_tabs"
 
 # The names are lrcore.labels' (one table for the whole app), in this page's order.
-PREPROCESS_LABELS = {m: labels.PREPROCESS[m] for m in ("raw", "unit", "standardize", "deskew")}
+PREPROCESS_LABELS = {m: labels.PREPROCESS[m]
+                     for m in ("raw", "unit", "standardize", "deskew")}
 PENALTY_LABELS = {p: labels.PENALTY[p] for p in ("l2", "l1")}
 C_GRID = list(labels.C_GRID_SWEEP)
 STATUS_TEXT = {"complete": "finished", "cached": "finished earlier with these settings "
