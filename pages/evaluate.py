@@ -142,7 +142,7 @@ def _confusion(ev: Evaluation, X_test: np.ndarray) -> None:
     # digits do not fit beside it (1024 px with the sidebar open, a phone) they go below.
     row = st.container(horizontal=True, wrap=True, gap="medium")
     chart_col = row.container(width=CONFUSION_WIDTH)
-    cell_col = row.container(width="stretch")
+    cell_col = row.container(width="stretch", key="eval_cell")
     with chart_col:
         event = st.plotly_chart(
             confusion_heatmap(ev.confusion, classes, normalize=normalize,

@@ -50,7 +50,8 @@ K_TABS = "exp_tabs"
 POLL_SECONDS = 0.5
 
 # The names are lrcore.labels' (one table for the whole app), in this page's order.
-PREPROCESS_LABELS = {m: labels.PREPROCESS[m] for m in ("raw", "unit", "standardize", "deskew")}
+PREPROCESS_LABELS = {m: labels.PREPROCESS[m]
+                     for m in ("raw", "unit", "standardize", "deskew")}
 PENALTY_LABELS = {p: labels.PENALTY[p] for p in ("l2", "l1")}
 STATUS_TEXT = {"complete": "finished", "cached": "finished earlier with these settings "
                "(from this session's cache)", "stopped": "stopped"}

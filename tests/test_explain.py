@@ -1,4 +1,5 @@
-"""Tests for lrcore.explain: the per-pixel account of a prediction (its pictures: tests/test_figures_draw.py)."""
+"""Tests for lrcore.explain: the per-pixel account of a prediction (its pictures are
+tested in tests/test_figures_draw.py)."""
 from __future__ import annotations
 
 import numpy as np

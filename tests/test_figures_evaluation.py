@@ -1,4 +1,5 @@
-"""Tests for lrcore.figures.evaluation: confusion matrix, ROC, per-class bars, digit tiles and captions."""
+"""Tests for lrcore.figures.evaluation: confusion matrix, ROC, per-class bars, digit tiles
+and captions."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
-"""Tests for lrcore.figures.experiments: every figure draws full, partial and empty result tables."""
+"""Tests for lrcore.figures.experiments: every figure draws full, partial and empty result
+tables."""
 from __future__ import annotations
 
 import math

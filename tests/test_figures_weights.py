@@ -1,4 +1,5 @@
-"""Tests for lrcore.figures.weights: the weight images carry the right traces, shapes, scales and data."""
+"""Tests for lrcore.figures.weights: the weight images carry the right traces, shapes,
+scales and data."""
 from __future__ import annotations
 
 import json

@@ -53,9 +53,8 @@ DRAW_HINT = "Draw a digit…"
 
 
 def _gallery(page):
-    """The images of the selected confusion cell (the column holding the two boxes)."""
-    return page.locator("[data-testid='stColumn']:has(.st-key-eval_true) "
-                        "[data-testid='stImage'] img")
+    """The images of the selected confusion cell (the container holding the two boxes)."""
+    return page.locator(".st-key-eval_cell [data-testid='stImage'] img")
 
 
 # ----------------------------------------------------------------------------- tests
