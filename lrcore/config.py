@@ -23,7 +23,6 @@ from typing import Any, Mapping
 
 import numpy as np
 
-PENALTIES = ("l2", "l1", "elasticnet", None)
 MULTI_CLASS = ("multinomial", "ovr")
 PREPROCESS_MODES = ("unit", "standardize", "deskew", "raw")
 SOLVERS = ("auto", "lbfgs", "owlqn", "fista")

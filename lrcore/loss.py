@@ -53,8 +53,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LOSSES = ("multinomial", "ovr", "binary")
-
 
 @dataclass
 class LossResult:

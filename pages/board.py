@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from lrcore import labels
 from lrcore.board import BoardError, NotTeacher
 from lrcore.board.charts import PENALTY_NAMES, board_chart, class_vs_mnist, tiles
 from lrcore.board.service import (
@@ -207,8 +208,8 @@ def publish_box(info) -> None:
             st.info("This class is closed: it accepts no new runs.")
             return
         row = st.container(horizontal=True, vertical_alignment="bottom")
-        nick = row.text_input("Nickname", max_chars=NICKNAME_MAX, key="board_nickname",
-                              placeholder="shown to the class")
+        row.text_input("Nickname", max_chars=NICKNAME_MAX, key="board_nickname",
+                       placeholder="shown to the class")
         row.button("Publish", key="board_publish", type="primary", icon=":material/publish:",
                    on_click=_do_publish, args=(info.code,))
         show_flash()
@@ -265,7 +266,7 @@ def board_view(code: str, token: str | None) -> None:
         best = next((r for r in snap.rows if r.id == snap.best_id), None)
         if best is not None:
             st.markdown(f"★ **Best for the challenge:** {md_escape(best.nickname)} "
-                        f"(#{best.id}): test accuracy {best.test_accuracy:.2%}, "
+                        f"(#{best.id}): test accuracy {labels.pct(best.test_accuracy)}, "
                         f"{best.sparsity:.1f}% zero weights")
         else:
             st.caption("No run meets the challenge yet.")

@@ -299,6 +299,13 @@ def model_label(rid: str, model: TrainedModel) -> str:
                               model.config)
 
 
+def model_heading(rid: str, model: TrainedModel) -> str:
+    """:func:`model_label` to open a caption: "Model: run 2: L1, C=0.01, 5,000 digits", or
+    "Default model: L2, C=0.01, 60,000 digits" (not "Model: default model: ...")."""
+    label = model_label(rid, model)
+    return sentence(label)[:-1] if rid == DEFAULT_ID else f"Model: {label}"
+
+
 def accuracy_text(model: TrainedModel) -> str:
     """ "test accuracy 91.90%", or why there is none (a run rebuilt after a lost worker)."""
     acc = model.summary.get("test_accuracy")

@@ -19,7 +19,8 @@ from lrcore.figures.evaluation import (
 from lrcore.labels import pct
 from lrcore.metrics import Evaluation
 from lrcore.train import TrainedModel
-from pages.common import DEFAULT_ID, current_model, get_data, model_label, require_app_shell
+from pages.common import (DEFAULT_ID, current_model, get_data, model_heading,
+                          require_app_shell)
 
 require_app_shell()
 
@@ -211,7 +212,7 @@ def run() -> None:
     except ValueError as e:  # e.g. a loaded model whose classes do not match these digits
         st.error(f"This model cannot be evaluated on the data in use: {e}")
         return
-    st.caption(f"Model: {model_label(rid, tm)} · scored on {len(ev.y_true):,} test digits it "
+    st.caption(f"{model_heading(rid, tm)} · scored on {len(ev.y_true):,} test digits it "
                "never saw during training.")
     if note:
         st.warning(note)

@@ -397,8 +397,9 @@ def _draw_regularization(result) -> None:
     if coefs is None or len(coefs) == 0:
         return
     n = min(len(coefs), len(table))
-    labels = {i: f"{str(table.loc[i, 'penalty']).upper()}, C = {fmt_C(float(table.loc[i, 'C']))}"
-                 f" — test accuracy {table.loc[i, 'test_accuracy']:.2%}" for i in range(n)}
+    names = {i: f"{labels.penalty_label(str(table.loc[i, 'penalty']))}, C = "
+                f"{fmt_C(float(table.loc[i, 'C']))} — test accuracy "
+                f"{labels.pct(table.loc[i, 'test_accuracy'])}" for i in range(n)}
     clicked = xp.point_row(event.selection if event is not None else None)
     if st.session_state.get("exp_reg_for") != id(result):
         # A new result: start from its most accurate model of the first penalty (with L1,
@@ -410,19 +411,19 @@ def _draw_regularization(result) -> None:
         st.session_state["exp_reg_clicked"] = clicked
     # A click moves the selectbox to that point; the selectbox also works without a mouse.
     if clicked is not None and clicked != st.session_state.get("exp_reg_clicked") \
-            and clicked in labels:
+            and clicked in names:
         st.session_state["exp_reg_point"] = clicked
     st.session_state["exp_reg_clicked"] = clicked
-    if st.session_state.get("exp_reg_point") not in labels:
+    if st.session_state.get("exp_reg_point") not in names:
         st.session_state["exp_reg_point"] = n - 1
-    row = st.selectbox("Weights of the model at", list(labels), key="exp_reg_point",
-                       format_func=labels.get)
+    row = st.selectbox("Weights of the model at", list(names), key="exp_reg_point",
+                       format_func=names.get)
     classes = (result.models or {}).get("classes")
     if classes is None:
         classes = np.arange(np.asarray(coefs[row]).shape[0])
     coef = np.asarray(coefs[row])
     zero = float(np.mean(coef == 0))
-    st.caption(f"{labels[row]} · {zero:.1%} of the weights are exactly 0. Red = evidence "
+    st.caption(f"{names[row]} · {zero:.1%} of the weights are exactly 0. Red = evidence "
                "for the class, blue = against, white = 0 (ignored pixel).")
     st.plotly_chart(weight_images(coef, classes), key="exp_reg_weights", width="stretch")
 
@@ -473,9 +474,9 @@ def _section_cv(data: MnistData, busy: str | None) -> None:
         cols = st.columns(4)
         if best is not None:
             cols[0].metric("Best C (ours)", fmt_C(best))
-            cols[1].metric("Its mean CV accuracy", f"{s['best_mean_accuracy']:.2%}")
+            cols[1].metric("Its mean CV accuracy", labels.pct(s['best_mean_accuracy']))
         if refit is not None:
-            cols[2].metric("Test accuracy of the refit", f"{refit:.2%}",
+            cols[2].metric("Test accuracy of the refit", labels.pct(refit),
                            help="The best C refitted on all the training digits, scored "
                                 "once on the test set.")
         if "sklearn_best_C" in s:

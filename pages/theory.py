@@ -19,7 +19,7 @@ from pages.common import (
     THEORY_DIGIT,
     current_model,
     get_data,
-    model_label,
+    model_heading,
     require_app_shell,
 )
 
@@ -251,7 +251,7 @@ def run() -> None:
     st.markdown(
         "Softmax regression in five formulas, each evaluated on **one test digit** with "
         "the current model. Pick a digit: every number below is recomputed for it.")
-    st.caption(f"Model: {model_label(rid, model)} · preprocessing: "
+    st.caption(f"{model_heading(rid, model)} · preprocessing: "
                f"{model.preprocessor.describe()} · change it on the Train page.")
 
     notice = st.session_state.pop("theory_notice", None)

@@ -24,6 +24,7 @@ from typing import Any
 
 import streamlit as st
 
+from lrcore import labels
 from lrcore.config import (
     C_MAX,
     C_MIN,
@@ -80,6 +81,7 @@ from pages.common import (
     owner,
     require_app_shell,
     runs,
+    sentence,
     session_job,
     stop_session_job,
 )
@@ -408,7 +410,7 @@ def _live_panel() -> None:
     text = (f"Iteration {last['iteration']} of at most {job.config.max_iter} · "
             f"{last['elapsed']:.1f} s" if last else "Starting…")
     if test is not None:
-        text += f" · test accuracy {test[1]:.1%} (at iteration {test[0]})"
+        text += f" · test accuracy {labels.pct(test[1])} (at iteration {test[0]})"
     frac = min(last["iteration"] / job.config.max_iter, 1.0) if last else 0.0
     st.progress(frac, text=text)
     job_notice(job)
@@ -481,7 +483,7 @@ def _last_run_panel() -> None:
                    "L1 the penalty term trades against it).")
     acc, ll, sp = s.get("test_accuracy"), s.get("test_log_loss"), s.get("sparsity")
     cols = st.columns(3) + st.columns(3)
-    cols[0].metric("Test accuracy", "–" if acc is None else f"{acc:.2%}")
+    cols[0].metric("Test accuracy", "–" if acc is None else labels.pct(acc))
     cols[1].metric("Test log-loss", "–" if ll is None else f"{ll:.4f}")
     cols[2].metric("Zero weights", "–" if sp is None else f"{sp:.1f}%",
                    help="Share of the weights that are exactly 0 (L1 makes many).")
@@ -490,11 +492,11 @@ def _last_run_panel() -> None:
     cols[5].metric("Converged", "yes" if s.get("converged") else "no")
     status, message = s.get("status"), s.get("message", "")
     if status == "converged":
-        st.success(message[:1].upper() + message[1:])
+        st.success(sentence(message))
     elif status == "stopped":
-        st.warning(message[:1].upper() + message[1:] + ".")
+        st.warning(sentence(message))
     elif message:
-        st.info(message[:1].upper() + message[1:] + ".")
+        st.info(sentence(message))
     _continue_panel(rid, m)
 
 

@@ -13,6 +13,7 @@ from pages.common import (
     config_label,
     current_model,
     default_model,
+    model_heading,
     model_label,
     require_app_shell,
     runs,
@@ -43,7 +44,7 @@ def _images(rid: str, tm) -> None:
         "of a 4). If the images look like noise, the model is barely regularized: train one "
         "with a smaller C (e.g. 0.01) and compare below."
     )
-    st.caption(f"Model: {model_label(rid, tm)} · preprocessing: {tm.preprocessor.describe()}")
+    st.caption(f"{model_heading(rid, tm)} · preprocessing: {tm.preprocessor.describe()}")
 
     symmetric = st.toggle(
         "One colour scale for all ten digits", value=True, key="weights_symmetric",

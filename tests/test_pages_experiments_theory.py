@@ -512,7 +512,7 @@ SOFTMAX_HEADERS = ["1 · Scores: logits  z = Wx + b", "2 · Probabilities: softm
 def test_theory_shows_the_five_formulas_for_the_default_model():
     at = open_page("pages/theory.py")
     assert [s.value for s in at.subheader] == SOFTMAX_HEADERS
-    assert captions(at)[0].startswith("Model: default model: L2, C=0.01, ")
+    assert captions(at)[0].startswith("Default model: L2, C=0.01, ")
     latex = " ".join(x.value for x in at.latex)
     assert len(at.latex) >= 12
     for formula in (r"\operatorname{softmax}(z)_k", r"-\log p_y",
