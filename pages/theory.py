@@ -109,8 +109,9 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
             "far more than a hesitant one. Averaged over digits it is the *log-loss* "
             "(`sklearn.metrics.log_loss`).")
     with right:
-        st.latex(rf"\ell = -\log p_{{{y}}} = -\log\left({_prob(bd.proba[bd.label_index])}"
-                 rf"\right) = {_num(bd.loss)}")
+        st.latex(rf"\begin{{aligned}}\ell &= -\log p_{{{y}}} = "
+                 rf"-\log\left({_prob(bd.proba[bd.label_index])}\right)\\ "
+                 rf"&= {_num(bd.loss)}\end{{aligned}}")
         # A row that wraps, each number as wide as it needs (equal columns cut "99.43%").
         row = st.container(horizontal=True, wrap=True, gap="small")
         row.metric("True class", str(y), width="content")
@@ -148,8 +149,8 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
 
     st.markdown("**One gradient step on this digit alone**")
     st.latex(r"W \leftarrow W - \eta\,\frac{\partial \ell}{\partial W},\quad "
-             r"b \leftarrow b - \eta\,\frac{\partial \ell}{\partial b}"
-             r"\quad\Longrightarrow\quad z' = z - \eta\,(\lVert x\rVert^2 + 1)\,(p - y)")
+             r"b \leftarrow b - \eta\,\frac{\partial \ell}{\partial b}")
+    st.latex(r"\Longrightarrow\quad z' = z - \eta\,(\lVert x\rVert^2 + 1)\,(p - y)")
     left, right = st.columns([2, 3], gap="large")
     with left:
         st.select_slider("Step size η", options=ETAS, key=K_ETA,
@@ -247,6 +248,10 @@ def run() -> None:
     data = get_data()
     rid, model = current_model()
     st.session_state.setdefault(K_ETA, 0.01)
+    # A formula wider than its column scrolls sideways instead of being cut off (a phone,
+    # a projector with the sidebar open); the longest ones are split over two lines too.
+    st.html("<style>.katex-display{overflow-x:auto;overflow-y:hidden;"
+            "padding-bottom:0.2rem}</style>")
     st.title("Where the math comes from")
     st.markdown(
         "Softmax regression in five formulas, each evaluated on **one test digit** with "
