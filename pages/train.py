@@ -425,16 +425,18 @@ def _run_controls(job: Any) -> None:
     if st.session_state.get(LIVE_SPEED_FOR) != job.key:
         st.session_state[LIVE_SPEED_FOR] = job.key
         st.session_state[K_LIVE_SPEED] = speed_of(control)
-    a, b, c = st.columns(3, vertical_alignment="bottom")
-    a.button("Resume" if paused else "Pause", key="train_pause", on_click=_pause_or_resume,
-             icon=":material/play_arrow:" if paused else ":material/pause:",
-             disabled=not mine, width="stretch",
-             help="Pause after the current iteration; the model waits on its worker.")
-    b.button("Step", key="train_step", on_click=_step, icon=":material/skip_next:",
-             disabled=not (mine and paused), width="stretch",
-             help="While paused: one more iteration, then pause again.")
-    with c:
-        job_stop_button("train_stop", stop_session_job, width="stretch")
+    # Buttons as wide as their labels, wrapping on a phone (three equal columns cut
+    # "Resume" at 1024 px).
+    row = st.container(horizontal=True, wrap=True, gap="small")
+    row.button("Resume" if paused else "Pause", key="train_pause", on_click=_pause_or_resume,
+               icon=":material/play_arrow:" if paused else ":material/pause:",
+               disabled=not mine,
+               help="Pause after the current iteration; the model waits on its worker.")
+    row.button("Step", key="train_step", on_click=_step, icon=":material/skip_next:",
+               disabled=not (mine and paused),
+               help="While paused: one more iteration, then pause again.")
+    with row:
+        job_stop_button("train_stop", stop_session_job)
     st.segmented_control("Speed", tuple(SPEEDS), format_func=lambda k: SPEEDS[k][0],
                          key=K_LIVE_SPEED, on_change=_on_live_speed, disabled=not mine)
     if not mine:
@@ -482,14 +484,16 @@ def _last_run_panel() -> None:
                    "it always falls, even when the training log-loss alone does not (with "
                    "L1 the penalty term trades against it).")
     acc, ll, sp = s.get("test_accuracy"), s.get("test_log_loss"), s.get("sparsity")
-    cols = st.columns(3) + st.columns(3)
-    cols[0].metric("Test accuracy", "–" if acc is None else labels.pct(acc))
-    cols[1].metric("Test log-loss", "–" if ll is None else f"{ll:.4f}")
-    cols[2].metric("Zero weights", "–" if sp is None else f"{sp:.1f}%",
-                   help="Share of the weights that are exactly 0 (L1 makes many).")
-    cols[3].metric("Iterations", s.get("n_iter", "–"))
-    cols[4].metric("Seconds", f"{s.get('fit_seconds', 0):.1f}")
-    cols[5].metric("Converged", "yes" if s.get("converged") else "no")
+    # A row that wraps, each number as wide as it needs (equal columns cut "91.06%" to
+    # "91.…" at 1024 px with the sidebar open).
+    row = st.container(horizontal=True, wrap=True, gap="medium")
+    row.metric("Test accuracy", "–" if acc is None else labels.pct(acc), width="content")
+    row.metric("Test log-loss", "–" if ll is None else f"{ll:.4f}", width="content")
+    row.metric("Zero weights", "–" if sp is None else f"{sp:.1f}%", width="content",
+               help="Share of the weights that are exactly 0 (L1 makes many).")
+    row.metric("Iterations", s.get("n_iter", "–"), width="content")
+    row.metric("Seconds", f"{s.get('fit_seconds', 0):.1f}", width="content")
+    row.metric("Converged", "yes" if s.get("converged") else "no", width="content")
     status, message = s.get("status"), s.get("message", "")
     if status == "converged":
         st.success(sentence(message))
