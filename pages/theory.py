@@ -131,7 +131,7 @@ def _softmax_sections(bd, step, eta: float, x_norm2: float) -> None:
             "template), positive for the others in proportion to the probability they "
             "stole (descent *subtracts* the ink from them). Pixels without ink get no "
             "gradient, and because the $p_k$ add up to 1 the ten images sum to zero. "
-            "Each image's title gives its $p_k - y_k$. The images show the step "
+            "The number under each class is its $p_k - y_k$. The images show the step "
             "$-\\partial\\ell/\\partial W$ itself, in the Weights page's colours: "
             "**red = this step raises the weight** (more evidence for that class), "
             "**blue = it lowers it**.")

@@ -67,7 +67,7 @@ def test_gradient_images_shared_symmetric_scale_and_titles():
         assert f"class {k}" in tr.hovertemplate
     assert "red: the step<br>raises w" in fig.data[0].colorbar.title.text
     titles = [a.text for a in fig.layout.annotations]
-    assert titles[0] == "class 0<br>p−y = -0.900" and titles[9] == "class 9<br>p−y = +0.100"
+    assert titles[0] == "class 0<br>-0.900" and titles[9] == "class 9<br>+0.100"
     lay = fig.layout
     # Two rows of five: the rows do not overlap, and each image keeps its aspect.
     top, bottom = lay.yaxis.domain, lay.yaxis6.domain
@@ -79,7 +79,7 @@ def test_gradient_images_shared_symmetric_scale_and_titles():
 def test_gradient_images_binary_zero_and_bad_shape():
     fig = gradient_images(np.ones(784), [3, 8], residual=[1e-5])
     assert len(fig.data) == 1
-    assert fig.layout.annotations[0].text == "class 8 vs 3<br>p−y = +1e-05"
+    assert fig.layout.annotations[0].text == "class 8 vs 3<br>+1e-05"
     zero = gradient_images(np.zeros((2, 784)), [0, 1])  # a perfectly classified digit
     assert zero.data[0].zmax == 1.0 and zero.data[0].zmin == -1.0
     assert [a.text for a in zero.layout.annotations] == ["class 0", "class 1"]

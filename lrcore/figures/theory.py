@@ -116,12 +116,12 @@ def gradient_images(grad: ArrayLike, classes: ArrayLike, *, ncols: int = 5,
                                      anchor=f"x{sfx}", scaleanchor=f"x{sfx}",
                                      constrain="domain")
         title = f"class {names[k]}"
-        if r is not None:  # two lines: five titles side by side must not overlap
-            title += f"<br>p−y = {r[k]:+.2g}" if abs(r[k]) < 1e-3 else \
-                f"<br>p−y = {r[k]:+.3f}"
+        if r is not None:  # two lines, the number alone (the page says it is p - y):
+            # five titles side by side overlapped at 1024 px with "p−y = +1.1e-06"
+            title += f"<br>{r[k]:+.2g}" if abs(r[k]) < 1e-3 else f"<br>{r[k]:+.3f}"
         layout["annotations"].append(dict(text=title, x=x0 + (w - 0.02) / 2, y=y1,
                                           xref="paper", yref="paper", showarrow=False,
-                                          yanchor="bottom", font=dict(size=12)))
+                                          yanchor="bottom", font=dict(size=11)))
         traces.append(go.Heatmap(
             z=-G[k].reshape(side, side), zmin=-m, zmax=m, zmid=0,
             colorscale=WEIGHT_COLORSCALE, xaxis=f"x{sfx}", yaxis=f"y{sfx}",
