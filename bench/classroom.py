@@ -693,6 +693,7 @@ class LightClient:
                 self.error = "websocket closed"
 
     def _on_frame(self, raw: bytes, now: float) -> None:
+        """Parse a ForwardMsg, keep the run's bookkeeping, hand it to :meth:`_on_message`."""
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         self.bytes_in += len(raw)
@@ -705,7 +706,11 @@ class LightClient:
             self.runs_finished += 1
             if msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
                 self.loaded.set()
-        elif kind in ("delta", "ref_hash"):
+        self._on_message(msg, kind, raw, now)
+
+    def _on_message(self, msg: Any, kind: str, raw: bytes, now: float) -> None:
+        """A drawing student's messages: the scores of each stroke."""
+        if kind in ("delta", "ref_hash"):
             self._note_cacheable(msg, kind)
             if kind == "ref_hash":
                 sig = self.ref_sigs.get(msg.ref_hash)
@@ -1316,21 +1321,11 @@ class TrainerClient(LightClient):
             self.polls += 1
 
     # -- what arrives
-    def _on_frame(self, raw: bytes, now: float) -> None:
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        self.bytes_in += len(raw)
-        msg = ForwardMsg()
-        msg.ParseFromString(raw)
-        kind = msg.WhichOneof("type")
+    def _on_message(self, msg: Any, kind: str, raw: bytes, now: float) -> None:
+        """A training student's messages: fragment timers, the URL, the live panel."""
         if kind == "new_session":
-            self.run_started = now
             if not msg.metadata.run.fragment_ids:
                 self._stop_timers()  # a full run registers its fragments' timers again
-        elif kind == "script_finished":
-            self.runs_finished += 1
-            if msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
-                self.loaded.set()
         elif kind == "auto_rerun":
             self._start_timer(msg.auto_rerun.fragment_id, msg.auto_rerun.interval)
         elif kind == "stop_auto_rerun":
