@@ -472,13 +472,16 @@ def test_continue_training_carries_the_run_on_to_convergence(at, mnist):
     widget(at, "train_size").set_value(1000).run()
     widget(at, "max_iter").set_value(8).run()
     at.button(key="train_go").click().run()
-    run_until(at, has_runs())
+    # Until the page has drawn the stored run (the run that notices the end reruns).
+    run_until(at, lambda at: has_runs()(at) and any(
+        w.key == "train_more_iter" for w in at.number_input))
     (first_id, first), = at.session_state[RUNS].items()
     assert first.summary["status"] == "max_iter" and first.summary["n_iter"] == 8
     at.number_input(key="train_more_iter").set_value(500).run()
     at.button(key="train_continue").click().run()
     assert not at.exception, at.exception
-    run_until(at, has_runs(2), timeout=120)
+    run_until(at, lambda at: has_runs(2)(at) and any(
+        b.key == "train_continue" for b in at.button), timeout=120)
     (cid, cont), = [(r, m) for r, m in at.session_state[RUNS].items() if r != first_id]
     assert cont.summary["status"] == "converged" and cont.summary["n_iter"] > 8
     assert cont.config.max_iter == 508 and cont.history[:8] == first.history

@@ -22,7 +22,7 @@ import uuid
 import warnings
 import weakref
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -174,12 +174,21 @@ class _Publisher:
 
     def progress(self, prog: Any, *, force: bool = False) -> None:
         self.pending.append(plain_record(prog.record()))
+        self.flush(prog, force=force)
+
+    def flush(self, prog: Any, *, force: bool = True, coef: bool | None = None) -> None:
+        """Send what is due: every record and the weights with ``force`` (before the run
+        waits, so that the page shows the very iteration it is paused at); ``coef=False``
+        sends the weights only when their interval is due (10 iterations a second would
+        otherwise send 310 KB/s)."""
         now = time.monotonic()
-        if force or now - self.last_records >= self.settings["record_interval"]:
+        due = now - self.last_records >= self.settings["record_interval"]
+        if self.pending and (force or due):
             self.last_records = now
             self.send("records", records=self.pending)
             self.pending = []
-        if force or now - self.last_coef >= self.settings["coef_interval"]:
+        if (force if coef is None else coef) or \
+                now - self.last_coef >= self.settings["coef_interval"]:
             self.last_coef = now
             self.worker.log_event(COEF_TOPIC, {
                 "key": self.key, "run": self.run, "iteration": int(prog.iteration),
@@ -244,34 +253,39 @@ class _Control:
     def slowed(self) -> bool:
         return bool(self.state.get("paused") or self.state.get("delay"))
 
-    def hold(self, stop: "_StopFlag", started: float) -> bool:
+    def hold(self, stop: "_StopFlag", started: float,
+             on_wait: Callable[[], None] = lambda: None) -> bool:
         """Wait as the owner asks before the next iteration (``started`` = when the one
-        just finished began, for the speed). False = stop the training now."""
-        t_start = time.monotonic()
+        just finished began, for the speed); ``on_wait()`` runs once before the first wait.
+        False = stop the training now. Only the time spent waiting counts as waited."""
         paused_since = None
-        try:
-            while True:
-                state = self.read(force=self.slowed)
-                if stop():
+        waiting = False
+        while True:
+            state = self.read(force=self.slowed)
+            if stop():
+                return False
+            if state.get("paused"):
+                if int(state.get("step", 0)) > self.steps_seen:
+                    self.steps_seen += 1
+                    return True
+                paused_since = paused_since or time.monotonic()
+                if time.monotonic() - paused_since > self.pause_limit:
+                    self.timed_out = True
                     return False
-                if state.get("paused"):
-                    if int(state.get("step", 0)) > self.steps_seen:
-                        self.steps_seen += 1
-                        return True
-                    paused_since = paused_since or time.monotonic()
-                    if time.monotonic() - paused_since > self.pause_limit:
-                        self.timed_out = True
-                        return False
-                    time.sleep(0.1)
-                    continue
+                pause = 0.1
+            else:
                 paused_since = None
                 self.steps_seen = int(state.get("step", 0))
                 left = started + float(state.get("delay") or 0.0) - time.monotonic()
                 if left <= 0:
                     return True
-                time.sleep(min(0.1, left))
-        finally:
-            self.waited += time.monotonic() - t_start
+                pause = min(0.1, left)
+            if not waiting:
+                waiting = True
+                on_wait()
+            t0 = time.monotonic()
+            time.sleep(pause)
+            self.waited += time.monotonic() - t0
 
 
 def _limited() -> Any:
@@ -320,6 +334,11 @@ def run_training(key: str, config: dict, info: dict, settings: dict | None = Non
                  classes=[int(c) for c in classes], first_iteration=training.it0 + 1)
         last = None
         began = time.monotonic()
+
+        def slow() -> bool:
+            return bool(control.state.get("paused")) or \
+                float(control.state.get("delay") or 0.0) >= 0.25
+
         for prog in training:
             last = prog
             if control.waited:
@@ -328,8 +347,11 @@ def run_training(key: str, config: dict, info: dict, settings: dict | None = Non
             if stop():
                 pub.progress(prog, force=True)
                 break
-            pub.progress(prog, force=prog.status != "running" or control.slowed)
-            if prog.status == "running" and not control.hold(stop, began):
+            pub.progress(prog, force=prog.status != "running")
+            # Before waiting (paused, or slowed), the page gets this iteration (and its
+            # weights when paused or at most ~4 iterations a second).
+            if prog.status == "running" and not control.hold(
+                    stop, began, on_wait=lambda p=prog: pub.flush(p, coef=slow())):
                 break
             began = time.monotonic()
         if last is None:
