@@ -137,6 +137,9 @@ def test_continue_training_on_the_engine(engine, mnist):
     base = dict(train_size=2000, test_size=1000, preprocess="standardize", C=0.05, tol=1e-6)
     first_job = engine.submit_training(TrainConfig(**base, max_iter=10), mnist, owner="jo")
     assert first_job.wait(120) == "done"
+    # At full speed nothing is waited, so the run counts for the queue's estimates.
+    n_durations = len(engine._durations)
+    assert first_job._result["waited"] == 0 and n_durations >= 1
     first = first_job.result()
     ws = WarmStart.from_model(first)
     with pytest.raises(ValueError, match="above the 10 iterations"):
