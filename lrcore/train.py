@@ -11,18 +11,19 @@ pickle-free model file of :mod:`lrcore.persist`.
 
 Memory of one training on all 60,000 digits, on top of the uint8 data already loaded
 (bench/memory.py measures it: a peak of 221-242 MB for every penalty, preprocessing and
-tol down to 1e-8, against 264 MB for deskew and 616-626 MB for tol < 1e-5 before): the float32 design matrix (188 MB, the only array of the size
-of the data; :meth:`Preprocessor.transform` fills it block by block), the float32
-evaluation set for the live curves (31 MB), the labels (0.5 MB), the solver's memory
-(L-BFGS: 160 pairs of 7,850 float64, 20 MB; OWL-QN 40 pairs, 5 MB) and per-block
-temporaries in the loss (the float64 refinement of a tight ``tol`` upcasts 256 rows at a
-time, 1.6 MB, instead of copying X: 376 MB). :meth:`Training.result` computes
-its test metrics from the pixels in 1,024-digit blocks (6.4 MB of float64 features at a
-time, not 63 MB), so even a result taken mid-training, while the run still holds X, stays
-within the training's peak. All of that lives in the training generator's frame and in
-the model's objective and goes when the iteration ends or is stopped; what outlives it
-is small: the subset (views of the loaded data; copies only for a shuffled subset), the
-latest :class:`Progress`, 20 weight snapshots (0.6 MB) and the history.
+tol down to 1e-8, against 264 MB for deskew and 616-626 MB for tol < 1e-5 before): the
+float32 design matrix (188 MB, the only array of the size of the data;
+:meth:`Preprocessor.transform` fills it block by block), the float32 evaluation set for
+the live curves (31 MB), the labels (0.5 MB), the solver's memory (L-BFGS: 160 pairs of
+7,850 float64, 20 MB; OWL-QN 40 pairs, 5 MB) and per-block temporaries in the loss (the
+float64 refinement of a tight ``tol`` upcasts 256 rows at a time, 1.6 MB, instead of
+copying X: 376 MB). :meth:`Training.result` computes its test metrics from the pixels in
+1,024-digit blocks (6.4 MB of float64 features at a time, not 63 MB), so even a result
+taken mid-training, while the run still holds X, stays within the training's peak. All of
+that lives in the training generator's frame and in the model's objective and goes when
+the iteration ends or is stopped; what outlives it is small: the subset (views of the
+loaded data; copies only for a shuffled subset), the latest :class:`Progress`, 20 weight
+snapshots (0.6 MB) and the history.
 """
 from __future__ import annotations
 
@@ -410,10 +411,11 @@ class Training:
 
 def _status_message(status: str, last: Progress, config: TrainConfig) -> str:
     if status == "converged":
-        return f"converged after {last.iteration} iterations (largest gradient below tol={config.tol:g})"
+        return (f"converged after {last.iteration} iterations (largest gradient below "
+                f"tol={config.tol:g})")
     if status == "max_iter":
-        return (f"did not converge: stopped at max_iter={config.max_iter} with the largest gradient "
-                f"{last.grad_max:.2g} still above tol={config.tol:g}; the model is usable but "
+        return (f"did not converge: stopped at max_iter={config.max_iter} with the largest "
+                f"gradient {last.grad_max:.2g} still above tol={config.tol:g}; the model is usable but "
                 "more iterations (or a larger tol) would change it")
     if status == "stalled":
         return ("stopped: the objective could not be decreased further at this numerical "

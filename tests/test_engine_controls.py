@@ -66,7 +66,8 @@ def test_pause_step_resume_and_stop(engine, mnist):
         assert model.summary["n_iter"] == iteration(job)
         # ~2 s were spent paused: not counted as training time.
         assert model.summary["fit_seconds"] < job.seconds - 1.5
-        assert [r["iteration"] for r in model.history] == list(range(1, model.summary["n_iter"] + 1))
+        n = model.summary["n_iter"]
+        assert [r["iteration"] for r in model.history] == list(range(1, n + 1))
     finally:
         job.stop()
         job.wait(60)

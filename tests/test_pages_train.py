@@ -414,7 +414,7 @@ def test_several_runs_curves_overlaid(at, small_models):
     assert not at.exception
 
 
-# ----------------------------------------------------------------------------- pause, speed, continue
+# ------------------------------------------------------------------------ pause, speed, continue
 def live_iteration(at: AppTest) -> int:
     for p in at.get("progress"):
         text = p.proto.text
