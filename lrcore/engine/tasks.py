@@ -38,9 +38,11 @@ CONTROL_PREFIX = "lrcore-control-"  # + job key: a distributed.Variable, see _Co
 # Records at <= 5 Hz and weights at <= 1 Hz keep the scheduler's work per training small
 # (30 concurrent trainings = 150 small + 30 large messages per second at most).
 DEFAULTS = {"record_interval": 0.2, "coef_interval": 1.0, "stop_interval": 0.2,
-            "control_interval": 0.2, "pause_limit": 300.0}
+            "control_interval": 0.5, "pause_limit": 300.0}
 # A paused training holds its worker: after pause_limit seconds it stops (keeping the model,
-# which Continue training picks up again), so a forgotten pause cannot block a class.
+# which Continue training picks up again), so a forgotten pause cannot block a class. The
+# controls are read every 0.5 s at full speed (a Pause takes effect within half a second):
+# at 0.2 s the reads cost ~2% of a full-MNIST training.
 
 # ----------------------------------------------------------------------------- data identity
 
