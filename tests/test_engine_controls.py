@@ -158,3 +158,22 @@ def test_continue_training_on_the_engine(engine, mnist):
     assert got.summary["objective"] == pytest.approx(ref.summary["objective"], rel=1e-6)
     np.testing.assert_allclose(got.model.coef_, ref.model.coef_, atol=1e-4)
     assert got.history[:10] == first.history
+
+
+def test_pressing_the_settings_of_a_run_being_stopped_starts_a_new_run(engine, mnist):
+    """Stopping takes until the iteration in flight ends: a press meanwhile must not join
+    the run that is about to end (it would get a stopped model, and could not pause it)."""
+    cfg = TrainConfig(**SLOW, seed=7)
+    first = engine.submit_training(cfg, mnist, owner="kim")
+    try:
+        until(lambda: iteration(first) >= 2, what="a few iterations")
+        assert first.stop("kim") is True
+        again = engine.submit_training(cfg, mnist, owner="lee")
+        assert again is not first and again.key != first.key
+        assert first.wait(60) == "stopped"
+        assert again.controllable("lee")
+    finally:
+        for j in (first, locals().get("again")):
+            if j is not None:
+                j.stop()
+                j.wait(60)

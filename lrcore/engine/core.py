@@ -1016,8 +1016,10 @@ class Engine:
                 self.touch(owner)
             key = self._latest.get(base, base)
             job = self._jobs.get(key)
-            if job is not None and job.state not in ("queued", "running", "done"):
-                # Stopped, cancelled or failed runs are not reused: press again = new run.
+            if job is not None and (job.state not in ("queued", "running", "done")
+                                    or job._stop_requested):
+                # Stopped (or stopping), cancelled or failed runs are not reused: press
+                # again = new run, not a seat on one that is about to end.
                 key = f"{base}-r{next(self._retries)}"
                 job = None
             self._latest[base] = key
