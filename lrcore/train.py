@@ -40,6 +40,7 @@ from lrcore.config import TrainConfig
 from lrcore.data import MnistData, select_subset
 from lrcore.metrics import Evaluation, evaluate
 from lrcore.model import Progress, SoftmaxRegression
+from lrcore.plain import pack_array, unpack_array
 from lrcore.preprocess import Preprocessor
 
 N_SNAPSHOTS = 20
@@ -273,8 +274,6 @@ class WarmStart:
         return h.hexdigest()[:16]
 
     def to_plain(self) -> dict:
-        from lrcore.engine.tasks import pack_array
-
         return {"coef": pack_array(self.coef), "intercept": pack_array(self.intercept),
                 "classes": pack_array(self.classes), "history": self.history,
                 "snapshot_iters": pack_array(self.snapshot_iters),
@@ -282,8 +281,6 @@ class WarmStart:
 
     @classmethod
     def from_plain(cls, d: dict) -> "WarmStart":
-        from lrcore.engine.tasks import unpack_array
-
         return cls(**{k: np.array(unpack_array(d[k])) for k in
                       ("coef", "intercept", "classes", "snapshot_iters", "snapshot_coef")},
                    history=list(d.get("history") or []))

@@ -52,6 +52,7 @@ import numpy as np
 from lrcore.config import TrainConfig
 from lrcore.data import MnistData
 from lrcore.engine import tasks
+from lrcore.plain import unpack_array
 
 SCHEDULER_ENV = "LR_SCHEDULER"
 MEMORY_ENV = "LR_ENGINE_MEMORY"
@@ -231,8 +232,8 @@ class Job:
             elif kind == "end":
                 self._attempt.ended = msg.get("status")
             elif kind == "coef":
-                self._coef = (int(msg["iteration"]), tasks.unpack_array(msg["coef"]),
-                              tasks.unpack_array(msg["intercept"]))
+                self._coef = (int(msg["iteration"]), unpack_array(msg["coef"]),
+                              unpack_array(msg["intercept"]))
 
     def _on_done(self) -> None:
         """Settle a finished future: fetch its (small) result or its error.
@@ -494,7 +495,7 @@ class Job:
         if self._coef is None or run is None or run.classes is None:
             return None
         it, coef, intercept = self._coef
-        state = {k: tasks.unpack_array(v) for k, v in (run.preprocess_state or {}).items()}
+        state = {k: unpack_array(v) for k, v in (run.preprocess_state or {}).items()}
         model = SoftmaxRegression.from_coef(coef, intercept, np.asarray(run.classes),
                                             **self.config.model_params())
         model.n_iter_ = np.array([it], dtype=np.int32)

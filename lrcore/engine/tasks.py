@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from lrcore.data import MnistData, load_mnist
-from lrcore.plain import plain
+from lrcore.plain import pack_array, plain
 from lrcore.threads import limit_blas
 
 PROGRESS_TOPIC = "lrcore-progress"  # start / records / end messages (small)
@@ -138,18 +138,6 @@ def _openml_cached() -> bool:
 
 
 # ----------------------------------------------------------------------------- messages
-
-
-def pack_array(a: np.ndarray, dtype: Any = None) -> dict:
-    """An array as a msgpack-safe dict (raw bytes, dtype, shape)."""
-    # np.array, not np.ascontiguousarray: the latter turns a 0-d array into shape (1,).
-    a = np.array(a, dtype=dtype, order="C", copy=None)
-    return {"dtype": a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}
-
-
-def unpack_array(d: dict) -> np.ndarray:
-    """Inverse of :func:`pack_array` (a read-only view of the bytes)."""
-    return np.frombuffer(d["data"], dtype=np.dtype(d["dtype"])).reshape(d["shape"])
 
 
 def plain_record(record: dict) -> dict:
