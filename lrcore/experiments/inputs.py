@@ -14,18 +14,13 @@ import numpy as np
 
 from lrcore.config import C_MAX, C_MIN, MIN_TRAIN_SIZE
 from lrcore.labels import C_GRID_SWEEP
-from lrcore.labels import fmt_C as _fmt_C
+from lrcore.labels import fmt_C  # a C on the sweep's slider
 
 __all__ = ["C_GRID", "check_size", "default_sizes", "fmt_C", "log_grid", "parse_C",
            "parse_sizes"]
 
 # The sweep's stops: lrcore.labels' (one definition for the app).
 C_GRID = list(C_GRID_SWEEP)
-
-
-def fmt_C(c: float) -> str:
-    """A C on the sweep's slider (lrcore.labels.fmt_C)."""
-    return _fmt_C(c)
 
 
 def parse_C(text: Any, name: str = "C") -> tuple[float | None, str | None]:
