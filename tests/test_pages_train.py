@@ -428,10 +428,18 @@ def test_pause_step_resume_and_stop_from_the_page(at):
     run_until(at, lambda at: live_iteration(at) >= 2)
     at.button(key="train_pause").click().run()
     assert not at.exception, at.exception
-    time.sleep(1.0)
-    at.run()
-    held = live_iteration(at)
-    time.sleep(1.0)
+    # The worker reads its controls every 0.5 s: wait until the iteration stops moving
+    # (on a loaded machine that can take longer than a second), then it must stay put.
+    deadline, held = time.monotonic() + 30, None
+    while True:
+        time.sleep(1.0)
+        at.run()
+        now = live_iteration(at)
+        if now == held:
+            break
+        held = now
+        assert time.monotonic() < deadline, "the training did not pause"
+    time.sleep(1.5)
     at.run()
     assert live_iteration(at) == held, "the training went on while paused"
     assert at.button(key="train_pause").label == "Resume"

@@ -52,6 +52,17 @@ PAGES = [
 DRAW_HINT = "Draw a digit…"
 
 
+def set_train_size(page, n: int) -> None:
+    """Type ``n`` into the Train page's training digits and wait until the page has taken
+    it (it mirrors its settings in the URL)."""
+    size = page.locator(".st-key-train_size input")
+    size.fill(str(n))
+    size.press("Enter")
+    page.wait_for_function(f"() => location.search.includes('train_size={n}')",
+                           timeout=TIMEOUT_MS)
+    wait_idle(page)
+
+
 def _gallery(page):
     """The images of the selected confusion cell (the container holding the two boxes)."""
     return page.locator(".st-key-eval_cell [data-testid='stImage'] img")
@@ -97,13 +108,7 @@ def test_training_updates_the_live_chart_before_it_finishes(page):
     # the browser has loaded plotly's JS for the session's first chart (2-3 s on a busy
     # box; at the default tol, 50 iterations in ~3 s, a CI run once saw only two of them).
     open_page(page, "/train?tol=1e-06", "Train a model")
-    size = page.locator(".st-key-train_size input")
-    size.fill("20000")
-    size.press("Enter")
-    # The page mirrors its settings in the URL: that is the sign the value was taken.
-    page.wait_for_function("() => location.search.includes('train_size=20000')",
-                           timeout=TIMEOUT_MS)
-    wait_idle(page)
+    set_train_size(page, 20000)
 
     # Sampled every 100 ms in the page: the iteration in the progress text, the live
     # chart's line paths, and whether the finished run's panel is there yet.
@@ -406,12 +411,7 @@ def test_the_default_models_settings_give_its_run_at_once(page):
     settings (all digits, the app's defaults) gets that finished run back from the engine."""
     open_page(page, "/draw", "Scoring with", MODEL_TIMEOUT_MS)  # the default model exists
     nav_click(page, "Train", "Train a model")
-    size = page.locator(".st-key-train_size input")
-    size.fill("60000")
-    size.press("Enter")
-    page.wait_for_function("() => location.search.includes('train_size=60000')",
-                           timeout=TIMEOUT_MS)
-    wait_idle(page)
+    set_train_size(page, 60000)
     click_button(page, "train_go")
     page.locator(".st-key-train_last_chart svg.main-svg").first.wait_for(timeout=TIMEOUT_MS)
     wait_idle(page)
